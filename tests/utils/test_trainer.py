@@ -1,0 +1,101 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+import mindspore as ms
+
+from utils.checkpoint import load_network, read_checkpoint
+from utils.context import init_context
+from utils.data import BatchLoader
+from utils.trainer import Trainer
+from tests.utils.toy import ToyDataset, ToyLoss, ToyNet, toy_collate, toy_specs
+
+
+def make_trainer(out, epochs, seed=0, **train):
+    init_context("CPU", seed=seed)
+    net = ToyNet()
+    dataset = ToyDataset()
+    loader = BatchLoader(dataset, batch_size=5, collate=toy_collate, seed=seed)
+    valid = BatchLoader(ToyDataset(8, seed=1), batch_size=4, collate=toy_collate, shuffle=False)
+
+    def validate(network):
+        errors = [float(((network(ms.Tensor(x), ms.Tensor(n)).asnumpy() - y) ** 2).mean())
+                  for x, n, y in valid.iterate(0)]
+        return {"mse": float(np.mean(errors))}
+
+    cfg = {"epochs": epochs, "lr": 0.01, "clip_grad_norm": 1.0, **train}
+    return Trainer(ToyLoss(net), net, loader, validate, cfg, str(out), input_specs=toy_specs(),
+                   metric="mse", mode="min", config={"train": cfg})
+
+
+def params_of(trainer):
+    return {p.name: p.asnumpy().copy() for cell in trainer._cells() for p in cell.get_parameters()}
+
+
+def test_resume_is_bit_identical(tmp_path):
+    straight = make_trainer(tmp_path / "a", epochs=4, ema_decay=0.9)
+    straight.fit()
+    first = make_trainer(tmp_path / "b", epochs=2, ema_decay=0.9)
+    first.fit()
+    second = make_trainer(tmp_path / "b", epochs=4, ema_decay=0.9, )
+    second.resume(str(tmp_path / "b" / "last.ckpt"))
+    state = second.fit()
+    assert state.epoch == 4 and state.global_step == 4 * 5
+    a, b = params_of(straight), params_of(second)
+    assert set(a) == set(b) and any(k.startswith("moment1.") for k in a) and any(k.startswith("ema.") for k in a)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    logged = [json.loads(line) for line in open(tmp_path / "b" / "train_log.jsonl")]
+    assert [r["epoch"] for r in logged] == [1, 2, 3, 4]
+
+
+def test_resume_mid_epoch_with_max_steps(tmp_path):
+    straight = make_trainer(tmp_path / "a", epochs=2)
+    straight.fit()
+    part = make_trainer(tmp_path / "b", epochs=2, max_steps=7)  # stops inside epoch 2
+    state = part.fit()
+    assert (state.epoch, state.step_in_epoch, state.global_step) == (1, 2, 7)
+    rest = make_trainer(tmp_path / "b", epochs=2)
+    rest.resume(str(tmp_path / "b" / "last.ckpt"))
+    rest.fit()
+    a, b = params_of(straight), params_of(rest)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_training_learns_and_keeps_best(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=6)
+    before = trainer.validate(trainer.network)["mse"]
+    state = trainer.fit()
+    assert state.best_metric < 0.5 * before
+    assert os.path.isfile(tmp_path / "best.ckpt") and os.path.isfile(tmp_path / "last.ckpt")
+    net = ToyNet()
+    meta = load_network(str(tmp_path / "best.ckpt"), net)
+    assert meta["best_metric"] == pytest.approx(state.best_metric)
+    assert meta["config"]["train"]["epochs"] == 6
+    params, _ = read_checkpoint(str(tmp_path / "last.ckpt"))
+    assert int(params["global_step"].asnumpy().reshape(-1)[0]) == 6 * 5
+
+
+def test_lr_halving_and_early_stop(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=20, lr_halving_patience=1, early_stop_patience=3)
+    trainer.validate = lambda network: {"mse": 1.0}  # never improves after the first epoch
+    state = trainer.fit()
+    assert state.epoch == 4  # epoch 1 sets the best, epochs 2-4 do not improve -> stop
+    assert state.lr_factor == pytest.approx(0.125)
+    assert trainer.optimizer.learning_rate.asnumpy() == pytest.approx(0.01 * 0.25)  # last step ran at x0.25
+
+
+def test_loss_scaled_step_trains(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=3, loss_scale=1024.0)
+    before = trainer.validate(trainer.network)["mse"]
+    state = trainer.fit()
+    assert state.best_metric < before
+
+
+def test_nan_loss_is_reported(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=1, lr=1e30, clip_grad_norm=0.0)
+    with pytest.raises(FloatingPointError, match="loss became"):
+        trainer.fit()

@@ -1,0 +1,285 @@
+"""The training loop every model uses.
+
+A model provides a loss Cell (``net_with_loss(*batch) -> scalar``), its network, a ``BatchLoader``
+and a ``validate(network) -> {metric: value}`` function; the trainer does the rest:
+
+* one compiled train step (``TrainStep``: a ``TrainOneStepCell`` with global-norm gradient
+  clipping, optional dynamic loss scaling for Ascend fp16) with dynamic-shape inputs so it compiles
+  once;
+* the learning rate: ``lr_schedule(global_step)`` (constant ``train.lr`` by default) times a factor
+  halved after ``train.lr_halving_patience`` epochs without improvement;
+* validation after every epoch, early stop after ``train.early_stop_patience`` such epochs;
+* ``best.ckpt`` and ``last.ckpt`` with the full training state (see ``utils.checkpoint``), resume
+  from ``last.ckpt`` continuing bit-identically, even mid-epoch;
+* optional EMA of the weights (``train.ema_decay`` > 0), saved in the checkpoints;
+* a tqdm bar per epoch, ``train_log.jsonl`` with one line per epoch, ``train.max_steps`` to stop
+  early in smoke runs; only rank 0 writes.
+
+``train:`` keys read here: epochs, lr, optimizer (adam|adamw), weight_decay, betas, clip_grad_norm,
+lr_halving_patience, early_stop_patience, max_steps, loss_scale, ema_decay (missing ones take the
+defaults of ``TRAIN_DEFAULTS``).
+"""
+import json
+import logging
+import math
+import os
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+import utils.context  # noqa: F401  (environment before mindspore)
+import mindspore as ms
+from mindspore import nn, ops
+
+from utils.checkpoint import TrainState, load_training_checkpoint, save_training_checkpoint
+from utils.context import run_info
+
+TRAIN_DEFAULTS = dict(epochs=10, lr=1e-3, optimizer="adam", weight_decay=0.0, betas=[0.9, 0.999],
+                      clip_grad_norm=5.0, lr_halving_patience=0, early_stop_patience=0, max_steps=0,
+                      loss_scale=0.0, ema_decay=0.0)
+
+LOG = logging.getLogger("zoo.trainer")
+
+
+class TrainStep(nn.TrainOneStepCell):
+    """forward + backward + (all-reduce) + global-norm clipping + optimizer update, compiled once.
+
+    clip_norm: 0 disables clipping. Returns the loss.
+    """
+
+    def __init__(self, net_with_loss, optimizer, clip_norm=0.0):
+        super().__init__(net_with_loss, optimizer)
+        self.clip_norm = float(clip_norm)
+
+    def construct(self, *inputs):
+        loss = self.network(*inputs)
+        sens = ops.fill(loss.dtype, loss.shape, self.sens)
+        grads = self.grad(self.network, self.weights)(*inputs, sens)
+        grads = self.grad_reducer(grads)
+        if self.clip_norm > 0:
+            grads = ops.clip_by_global_norm(grads, self.clip_norm)
+        return ops.depend(loss, self.optimizer(grads))
+
+
+class LossScaledTrainStep(nn.TrainOneStepWithLossScaleCell):
+    """``TrainStep`` with dynamic loss scaling (fp16 on Ascend): skips the update on overflow.
+
+    Returns (loss, overflow flag, current scale).
+    """
+
+    def __init__(self, net_with_loss, optimizer, initial_scale, clip_norm=0.0):
+        manager = nn.DynamicLossScaleUpdateCell(loss_scale_value=initial_scale, scale_factor=2, scale_window=1000)
+        super().__init__(net_with_loss, optimizer, scale_sense=manager)
+        self.clip_norm = float(clip_norm)
+
+    def construct(self, *inputs):
+        loss = self.network(*inputs)
+        scale = self.scale_sense
+        grads = self.grad(self.network, self.weights)(*inputs, ops.ones_like(loss) * ops.cast(scale, loss.dtype))
+        grads = self.hyper_map(ops.partial(_unscale, scale), grads)
+        grads = self.grad_reducer(grads)
+        # isfinite works on every device (the built-in NPU float-status check is Ascend-only)
+        finite = ops.stack([ops.isfinite(g).all() for g in grads]).all()
+        overflow = self.process_loss_scale(ops.logical_not(finite))
+        if self.clip_norm > 0:
+            grads = ops.clip_by_global_norm(grads, self.clip_norm)
+        if not overflow:
+            loss = ops.depend(loss, self.optimizer(grads))
+        return loss, overflow, scale
+
+
+def _unscale(scale, grad):
+    return grad * ops.cast(ops.reciprocal(scale), grad.dtype)
+
+
+class EMA(nn.Cell):
+    """Exponential moving average of parameters: shadow = decay * shadow + (1 - decay) * live.
+
+    The shadow copies are named ``ema.<name>`` so checkpoints carry them beside the live weights.
+    """
+
+    def __init__(self, params, decay):
+        super().__init__()
+        self.live = ms.ParameterTuple(params)
+        self.shadow = self.live.clone(prefix="ema", init="same")
+        for param in self.shadow:
+            param.requires_grad = False
+        self.decay = float(decay)
+        self.hyper_map = ops.HyperMap()
+
+    def construct(self):
+        return self.hyper_map(ops.partial(_ema_update, self.decay), self.shadow, self.live)
+
+
+def _ema_update(decay, shadow, live):
+    return ops.assign(shadow, shadow * decay + live * (1.0 - decay))
+
+
+def build_optimizer(params, train_cfg):
+    """Adam or AdamW (decoupled weight decay) from the ``train:`` config."""
+    name = str(train_cfg.get("optimizer", "adam")).lower()
+    lr = float(train_cfg.get("lr", TRAIN_DEFAULTS["lr"]))
+    betas = train_cfg.get("betas", TRAIN_DEFAULTS["betas"])
+    weight_decay = float(train_cfg.get("weight_decay", 0.0))
+    if name == "adam":  # L2 regularisation added to the gradient, as torch.optim.Adam does
+        return nn.Adam(params, learning_rate=lr, beta1=betas[0], beta2=betas[1], eps=1e-8,
+                       weight_decay=weight_decay)
+    if name == "adamw":
+        return nn.AdamWeightDecay(params, learning_rate=lr, beta1=betas[0], beta2=betas[1], eps=1e-8,
+                                  weight_decay=weight_decay)
+    raise ValueError(f"train.optimizer must be adam or adamw (or the model's own), got {name!r}")
+
+
+class Trainer:
+    """Fit ``net_with_loss`` with the shared loop.
+
+    net_with_loss: Cell(*batch) -> scalar loss; ``network`` is the part saved and validated.
+    loader: ``utils.data.BatchLoader`` of training batches (tuples of arrays).
+    validate: ``fn(network) -> dict`` of validation metrics, called in eval mode after each epoch.
+    train_cfg: the ``train:`` section. output_dir: where checkpoints and logs go (rank 0 only).
+    input_specs: Tensors with None dims for ``set_inputs`` (one compile for every batch shape).
+    metric / mode: the validation key that selects ``best.ckpt`` and whether "max" or "min" is better.
+    lr_schedule: ``fn(global_step) -> lr``; default constant ``train.lr``.
+    optimizer: a prebuilt optimizer over ``network.trainable_params()`` (default: ``build_optimizer``).
+    config: the resolved full config, stored in every checkpoint.
+    """
+
+    def __init__(self, net_with_loss, network, loader, validate, train_cfg, output_dir, input_specs=None,
+                 metric="loss", mode="min", lr_schedule=None, optimizer=None, config=None):
+        self.cfg = {**TRAIN_DEFAULTS, **dict(train_cfg)}
+        self.network, self.loader, self.validate = network, loader, validate
+        self.output_dir, self.metric, self.mode = output_dir, metric, mode
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.config = config or {}
+        self.run = run_info()
+        renamed = [(rel, p.name) for rel, p in network.parameters_and_names() if rel != p.name]
+        if renamed:
+            raise ValueError(f"parameter {renamed[0][1]!r} of the network is named {renamed[0][0]!r} inside it: "
+                             "build the loss Cell with super().__init__(auto_prefix=False) so checkpoints "
+                             "load into a bare network")
+        self.optimizer = optimizer or build_optimizer(network.trainable_params(), self.cfg)
+        self.lr_schedule = lr_schedule or (lambda step: float(self.cfg["lr"]))
+        if float(self.cfg["loss_scale"]) > 0:
+            self.step = LossScaledTrainStep(net_with_loss, self.optimizer, float(self.cfg["loss_scale"]),
+                                            self.cfg["clip_grad_norm"])
+        else:
+            self.step = TrainStep(net_with_loss, self.optimizer, self.cfg["clip_grad_norm"])
+        if input_specs:
+            self.step.set_inputs(*input_specs)
+        self.step.set_train(True)
+        self.ema = EMA(network.trainable_params(), self.cfg["ema_decay"]) if self.cfg["ema_decay"] > 0 else None
+        self.state = TrainState(config=self.config)
+        self.compile_seconds = None
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _cells(self):
+        return [self.network, self.optimizer] + ([self.ema] if self.ema is not None else [])
+
+    def checkpoint_path(self, name):
+        return os.path.join(self.output_dir, f"{name}.ckpt")
+
+    def save(self, name):
+        if self.run.is_main:
+            save_training_checkpoint(self.checkpoint_path(name), self._cells(), self.state)
+
+    def resume(self, path):
+        """Restore weights, optimizer, EMA and progress from ``path`` (e.g. OUT/last.ckpt)."""
+        self.state = load_training_checkpoint(path, self._cells())
+        self.state.config = self.config or self.state.config
+        LOG.info("resumed from %s at epoch %d, step %d (global step %d)", path, self.state.epoch,
+                 self.state.step_in_epoch, self.state.global_step)
+        return self.state
+
+    # ---- loop --------------------------------------------------------------------------------
+    def _set_lr(self):
+        lr = self.lr_schedule(self.state.global_step) * self.state.lr_factor
+        self.optimizer.learning_rate.set_data(ms.Tensor(lr, ms.float32))
+        return lr
+
+    def _improved(self, value):
+        best = self.state.best_metric
+        if value is None or not math.isfinite(value):
+            return False
+        return best is None or (value > best if self.mode == "max" else value < best)
+
+    def _log_epoch(self, record):
+        self.state.history.append(record)
+        if self.run.is_main:
+            os.makedirs(self.output_dir, exist_ok=True)
+            with open(os.path.join(self.output_dir, "train_log.jsonl"), "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        LOG.info("epoch %d: %s", record["epoch"], ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if k != "epoch"))
+
+    def train_epoch(self, max_steps):
+        """Run the rest of the current epoch (or until ``max_steps``); returns (mean loss, steps)."""
+        epoch = self.state.epoch
+        total = len(self.loader)
+        losses = []
+        bar = tqdm(total=total, initial=self.state.step_in_epoch, desc=f"epoch {epoch + 1}", unit="step",
+                   disable=not self.run.is_main, leave=False, dynamic_ncols=True)
+        for batch in self.loader.iterate(epoch, start_batch=self.state.step_in_epoch):
+            lr = self._set_lr()
+            started = time.perf_counter()
+            out = self.step(*[ms.Tensor(array) for array in batch])
+            loss = float((out[0] if isinstance(out, tuple) else out).asnumpy())
+            if self.compile_seconds is None:
+                self.compile_seconds = time.perf_counter() - started
+                LOG.info("first step (compile + run): %.2f s", self.compile_seconds)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss} at epoch {epoch + 1}, step "
+                                         f"{self.state.step_in_epoch + 1}: lower train.lr or check the data")
+            if self.ema is not None:
+                self.ema()
+            losses.append(loss)
+            self.state.step_in_epoch += 1
+            self.state.global_step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}")
+            if max_steps and self.state.global_step >= max_steps:
+                break
+        bar.close()
+        return (float(np.mean(losses)) if losses else float("nan")), len(losses)
+
+    def fit(self):
+        """Train until ``epochs``, early stop or ``max_steps``; returns the final ``TrainState``."""
+        epochs, max_steps = int(self.cfg["epochs"]), int(self.cfg["max_steps"])
+        halving, patience = int(self.cfg["lr_halving_patience"]), int(self.cfg["early_stop_patience"])
+        while self.state.epoch < epochs:
+            if max_steps and self.state.global_step >= max_steps:
+                break
+            started = time.time()
+            train_loss, steps = self.train_epoch(max_steps)
+            epoch_done = self.state.step_in_epoch >= len(self.loader)
+            self.network.set_train(False)
+            metrics = self.validate(self.network) if self.validate is not None else {}
+            self.network.set_train(True)
+            value = metrics.get(self.metric, train_loss if self.metric == "loss" else None)
+            improved = self._improved(value)
+            if improved:
+                self.state.best_metric = float(value)
+                self.state.epochs_without_improvement = 0
+            elif epoch_done:
+                self.state.epochs_without_improvement += 1
+                if halving and self.state.epochs_without_improvement % halving == 0:
+                    self.state.lr_factor *= 0.5
+                    LOG.info("no improvement for %d epochs: learning rate halved (factor %g)",
+                             self.state.epochs_without_improvement, self.state.lr_factor)
+            if epoch_done:
+                self.state.epoch += 1
+                self.state.step_in_epoch = 0
+            record = {"epoch": self.state.epoch if epoch_done else self.state.epoch + 1,
+                      "complete": epoch_done, "steps": steps, "global_step": self.state.global_step,
+                      "train_loss": train_loss, "lr": self.lr_schedule(self.state.global_step) * self.state.lr_factor,
+                      **{k: float(v) for k, v in metrics.items()}, "best": self.state.best_metric,
+                      "seconds": round(time.time() - started, 2)}
+            self._log_epoch(record)
+            if improved:
+                self.save("best")
+            self.save("last")
+            if patience and self.state.epochs_without_improvement >= patience:
+                LOG.info("early stop: no improvement of %s for %d epochs", self.metric, patience)
+                break
+        return self.state
