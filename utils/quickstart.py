@@ -1,0 +1,85 @@
+"""The quickstart's main job: summarise the tiny corpora, run every model end to end, print one table.
+
+    python -m utils.quickstart --data data/tiny --out runs/quickstart
+
+For each model folder that has its entry points, the job trains briefly on CPU, evaluates, exports
+MINDIR and runs inference on one sample, each as the user would from the shell (the commands are
+printed); every step's output lands in ``OUT/<model>/``. The table is printed and written to
+``OUT/results.md``.
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# model -> list of (step name, argv template, metrics file relative to the model's output folder or None).
+# Templates use {data}, {out} and {py}. Filled in as each model's entry points land.
+MODEL_JOBS = {}
+
+
+def corpus_rows(data_dir):
+    path = os.path.join(data_dir, "summary.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} missing: build the corpora with python -m utils.tiny_corpora --out {data_dir}")
+    with open(path, encoding="utf-8") as handle:
+        summary = json.load(handle)
+    rows = []
+    for name, info in summary.get("corpora", summary).items():
+        if isinstance(info, dict):
+            rows.append((name, ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, (dict, list)))))
+    return rows
+
+
+def run_model(model, steps, data_dir, out_dir):
+    """Run one model's steps; returns {step: seconds} and the metrics of the steps that write them."""
+    model_out = os.path.join(out_dir, model)
+    os.makedirs(model_out, exist_ok=True)
+    seconds, metrics = {}, {}
+    for name, template, metrics_file in steps:
+        argv = [part.format(data=data_dir, out=model_out, py=sys.executable) for part in template]
+        print(f"\n[{model}] {name}: {shlex.join(argv)}", flush=True)
+        started = time.time()
+        subprocess.run(argv, cwd=ROOT, check=True)
+        seconds[name] = time.time() - started
+        if metrics_file:
+            with open(os.path.join(model_out, metrics_file), encoding="utf-8") as handle:
+                metrics.update(json.load(handle))
+    return seconds, metrics
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="folder of the tiny corpora (python -m utils.tiny_corpora)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--models", nargs="*", default=None, help="subset of models to run (default: all)")
+    args = parser.parse_args(argv)
+    lines = ["## Tiny corpora", "", "| corpus | contents |", "|---|---|"]
+    lines += [f"| {name} | {text} |" for name, text in corpus_rows(args.data)]
+    results = []
+    for model, steps in MODEL_JOBS.items():
+        if args.models and model not in args.models:
+            continue
+        seconds, metrics = run_model(model, steps, os.path.abspath(args.data), os.path.abspath(args.out))
+        results.append((model, metrics, seconds))
+    if results:
+        lines += ["", "## Models (short CPU runs on the tiny corpora)", "",
+                  "| model | metrics | seconds per step |", "|---|---|---|"]
+        for model, metrics, seconds in results:
+            shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
+            lines.append(f"| {model} | {shown} | " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + " |")
+    else:
+        lines += ["", "(no model entry points yet: the quickstart built and summarised the corpora)"]
+    table = "\n".join(lines)
+    print("\n" + table)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.md"), "w", encoding="utf-8") as handle:
+        handle.write(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
