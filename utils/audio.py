@@ -1,0 +1,109 @@
+"""Audio file input/output and resampling (NumPy + soundfile, no MindSpore).
+
+Waveforms are float32 in [-1, 1]; multi-channel arrays are channels-first, ``[C, T]``.
+Every problem with a file raises ``AudioError`` whose message starts with the file's path, so a
+bad file in a 100k-utterance manifest is found at once.
+"""
+import logging
+import os
+from math import gcd
+
+import numpy as np
+import soundfile
+from scipy.signal import resample_poly
+
+logger = logging.getLogger(__name__)
+
+WRITE_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+
+
+class AudioError(ValueError):
+    """A file that cannot be used as audio: missing, unreadable, empty or non-finite."""
+
+
+def _open_error(path, error):
+    if not os.path.exists(path):
+        return AudioError(f"{path}: audio file not found")
+    if os.path.isdir(path):
+        return AudioError(f"{path}: is a directory, expected an audio file")
+    return AudioError(f"{path}: unreadable or unsupported audio format ({error})")
+
+
+def audio_info(path):
+    """Header of an audio file, without decoding the samples.
+
+    Returns (num_samples per channel, sample_rate in Hz, channels).
+    """
+    path = os.fspath(path)
+    try:
+        info = soundfile.info(path)
+    except (soundfile.SoundFileError, OSError) as error:
+        raise _open_error(path, error) from None
+    return int(info.frames), int(info.samplerate), int(info.channels)
+
+
+def resample(wave, orig_sr, target_sr):
+    """Band-limited resampling along the last axis (polyphase filter, ratio reduced by the gcd).
+
+    wave: [..., T] float array; orig_sr, target_sr: positive integer rates in Hz.
+    Returns [..., T * target_sr / orig_sr] (rounded up) with wave's float dtype.
+    """
+    for name, rate in (("orig_sr", orig_sr), ("target_sr", target_sr)):
+        if int(rate) != rate or rate <= 0:
+            raise ValueError(f"resample: {name} must be a positive integer rate in Hz, got {rate!r}")
+    orig_sr, target_sr = int(orig_sr), int(target_sr)
+    wave = np.asarray(wave)
+    dtype = wave.dtype if np.issubdtype(wave.dtype, np.floating) else np.float32
+    if orig_sr == target_sr:
+        return wave.astype(dtype, copy=False)
+    divisor = gcd(orig_sr, target_sr)
+    return resample_poly(wave, target_sr // divisor, orig_sr // divisor, axis=-1).astype(dtype, copy=False)
+
+
+def read_audio(path, sample_rate=None, mono=True):
+    """Read any format libsndfile decodes (wav, flac, ogg, ...).
+
+    sample_rate: resample to this rate in Hz when given (None keeps the file's rate).
+    mono: average the channels into one.
+    Returns (wave, sample_rate): wave is float32 [T] when mono, else [C, T].
+    Raises AudioError naming the file when it is missing, unreadable, empty or holds NaN/Inf.
+    """
+    path = os.fspath(path)
+    try:
+        wave, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.SoundFileError, OSError) as error:
+        raise _open_error(path, error) from None
+    if wave.shape[0] == 0:
+        raise AudioError(f"{path}: audio file is empty (0 samples)")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: audio holds non-finite values (NaN or Inf)")
+    wave = wave.mean(axis=1) if mono else np.ascontiguousarray(wave.T)
+    if sample_rate is not None and sample_rate != file_rate:
+        wave = resample(wave, file_rate, sample_rate)
+        file_rate = sample_rate
+    return wave, int(file_rate)
+
+
+def write_audio(path, wave, sample_rate, subtype="PCM_16"):
+    """Write a waveform, creating the parent directories.
+
+    wave: [T] or channels-first [C, T] float array in [-1, 1].
+    subtype: "PCM_16" / "PCM_24" (integer samples: values beyond +-1 are clipped, with a logged
+    warning) or "FLOAT" (32-bit float, values kept as they are).
+    """
+    path = os.fspath(path)
+    if subtype not in WRITE_SUBTYPES:
+        raise ValueError(f"{path}: subtype must be one of {', '.join(WRITE_SUBTYPES)}, got {subtype!r}")
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim not in (1, 2) or wave.size == 0:
+        raise AudioError(f"{path}: expected a non-empty [T] or [C, T] waveform, got shape {wave.shape}")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: refusing to write non-finite values (NaN or Inf)")
+    peak = float(np.abs(wave).max())
+    if subtype.startswith("PCM") and peak > 1.0:
+        logger.warning("%s: peak %.3f exceeds 1.0, clipping to [-1, 1] for %s", path, peak, subtype)
+        wave = np.clip(wave, -1.0, 1.0)
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    soundfile.write(path, wave.T if wave.ndim == 2 else wave, int(sample_rate), subtype=subtype)

@@ -1,0 +1,68 @@
+"""What every entry point does first: parse flags + config, set up logging and the MindSpore context.
+
+    args, cfg, run = start(__file__, "Train TasNet", add_arguments)
+
+* flags: the entry point's own (``add_arguments``) plus ``--device_target``, ``--device_id`` and
+  ``--config_path``; every other ``--key value`` overrides ``<model>/config.yaml`` (see utils.config);
+* logging to the console and, when the entry point has an ``--output_dir``, to ``OUT/<name>.log``;
+  non-zero ranks log warnings only;
+* ``init_context`` with the config's seed: graph mode, device, distributed group when launched so.
+"""
+import logging
+import os
+import sys
+
+from utils import context
+from utils.config import parse_args, save_config
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(log_file=None, is_main=True):
+    """Console (+ file) logging for the ``zoo.*`` loggers; idempotent."""
+    root = logging.getLogger("zoo")
+    root.setLevel(logging.INFO if is_main else logging.WARNING)
+    root.propagate = False
+    formatter = logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S")
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+               for h in root.handlers):
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(formatter)
+        root.addHandler(console)
+    if log_file and is_main and not any(getattr(h, "baseFilename", None) == os.path.abspath(log_file)
+                                        for h in root.handlers):
+        os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    return root
+
+
+def default_config_path(entry_file):
+    return os.path.join(os.path.dirname(os.path.abspath(entry_file)), "config.yaml")
+
+
+def start(entry_file, description, add_arguments=None, argv=None, save_resolved_config=False):
+    """Parse the command line of ``entry_file`` and prepare the process.
+
+    Returns ``(args, cfg, run)``: argparse namespace, resolved Config, ``context.RunInfo``.
+    With ``save_resolved_config`` the resolved config is written to ``OUT/config.yaml`` (rank 0).
+    """
+    def flags(parser):
+        parser.add_argument("--device_target", default=None, choices=list(context.DEVICE_TARGETS),
+                            help="device to run on (default: the config's device_target)")
+        parser.add_argument("--device_id", type=int, default=None, help="accelerator index (default: $DEVICE_ID)")
+        if add_arguments is not None:
+            add_arguments(parser)
+
+    args, cfg = parse_args(default_config_path(entry_file), description, flags, argv)
+    run = context.init_context(cfg.get("device_target", args.device_target or "CPU"), args.device_id,
+                               seed=int(cfg.get("seed", 0)))
+    output_dir = getattr(args, "output_dir", None)
+    name = os.path.splitext(os.path.basename(entry_file))[0]
+    setup_logging(os.path.join(output_dir, f"{name}.log") if output_dir else None, run.is_main)
+    log = logging.getLogger(f"zoo.{name}")
+    log.info("%s: %s", description, " ".join(sys.argv[1:] if argv is None else argv))
+    if output_dir and save_resolved_config and run.is_main:
+        save_config(cfg, os.path.join(output_dir, "config.yaml"))
+    return args, cfg, run
