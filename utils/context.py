@@ -47,7 +47,9 @@ def launched_distributed(environ=None):
     """True when msrun (MS_WORKER_NUM > 1) or a rank table (RANK_TABLE_FILE with RANK_SIZE > 1)
     started this process as one worker of several."""
     env = os.environ if environ is None else environ
-    if int(env.get("MS_WORKER_NUM", "1") or 1) > 1 and env.get("MS_ROLE", "MS_WORKER") == "MS_WORKER":
+    # msrun also starts a scheduler process (MS_ROLE=MS_SCHED) running the same script: it must call
+    # init() too, which serves the workers and ends the process when they are done.
+    if int(env.get("MS_WORKER_NUM", "1") or 1) > 1 and env.get("MS_ROLE", "MS_WORKER") in ("MS_WORKER", "MS_SCHED"):
         return True
     return bool(env.get("RANK_TABLE_FILE")) and int(env.get("RANK_SIZE", "1") or 1) > 1
 
