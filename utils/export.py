@@ -1,0 +1,84 @@
+"""Export a network to MINDIR / AIR / ONNX with a description of its inputs and outputs.
+
+``export_network(network, inputs, file_name, file_format)`` writes ``FILE.<ext>`` and ``FILE.json``:
+``{"format", "inputs": [{"name", "shape", "dtype"}], "outputs": [...]}`` with -1 for a dynamic axis.
+MINDIR keeps dynamic axes (inputs given as ``Tensor(shape=[None, ...])``); for Ascend 310 use
+``fixed_shapes`` (``--fixed_length`` in the entry points). ONNX and AIR need concrete shapes: dynamic
+axes are replaced by the example sizes in ``example_shapes`` (ONNX files still record dynamic axes
+when MindSpore allows it).
+"""
+import json
+import logging
+import os
+
+import numpy as np
+
+import utils.context  # noqa: F401  (environment before mindspore)
+import mindspore as ms
+
+LOG = logging.getLogger("zoo.export")
+EXTENSIONS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
+
+
+def _spec(name, shape, dtype):
+    return {"name": name, "shape": [-1 if d is None or d < 0 else int(d) for d in shape], "dtype": str(dtype)}
+
+
+def export_network(network, input_specs, file_name, file_format="MINDIR", make_inputs=None, input_names=None,
+                   output_names=None, fixed_length=None, example_length=16000, config=None):
+    """Export ``network`` and write ``FILE.json``; returns (model path, description dict).
+
+    input_specs: ``Tensor(shape=[None, ...], dtype=...)`` placeholders (None = dynamic axis).
+    make_inputs: ``fn(batch, length) -> list of numpy arrays`` matching the specs; used to export
+        fixed shapes (``fixed_length``: batch 1 of that length, for Ascend 310) and to find which
+        output axes are dynamic.
+    file_format: MINDIR keeps dynamic axes; ONNX/AIR get ``example_length`` (or ``fixed_length``)
+        when MindSpore cannot keep them.
+    """
+    file_format = file_format.upper()
+    if file_format not in EXTENSIONS:
+        raise ValueError(f"--file_format must be one of {', '.join(EXTENSIONS)}, got {file_format!r}")
+    ext = EXTENSIONS[file_format]
+    base = file_name[:-len(ext)] if file_name.endswith(ext) else file_name
+    os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
+    input_names = input_names or [f"input_{i}" for i in range(len(input_specs))]
+    network.set_train(False)
+    inputs = list(input_specs)
+    if fixed_length:
+        inputs = [ms.Tensor(a) for a in make_inputs(1, int(fixed_length))]
+    elif file_format != "MINDIR":
+        try:  # dynamic axes where the format and MindSpore allow them
+            ms.export(network, *inputs, file_name=base, file_format=file_format)
+        except Exception as exc:  # noqa: BLE001  (MindSpore raises RuntimeError/ValueError/TypeError here)
+            LOG.warning("%s export with dynamic axes failed (%s): exporting length %d", file_format,
+                        str(exc).splitlines()[0][:200], example_length)
+            inputs = [ms.Tensor(a) for a in make_inputs(1, int(example_length))]
+    if not os.path.isfile(base + ext) or fixed_length or file_format == "MINDIR" or inputs is not input_specs:
+        ms.export(network, *inputs, file_name=base, file_format=file_format)
+    description = {
+        "format": file_format,
+        "inputs": [_spec(n, s.shape, s.dtype) for n, s in zip(input_names, inputs)],
+        "outputs": _output_specs(network, make_inputs, output_names, inputs),
+        "config": config or {},
+    }
+    with open(base + ".json", "w", encoding="utf-8") as handle:
+        json.dump(description, handle, indent=2)
+    LOG.info("exported %s (+ %s.json)", base + ext, os.path.basename(base))
+    return base + ext, description
+
+
+def _output_specs(network, make_inputs, output_names, exported_inputs):
+    """[{name, shape, dtype}] of the outputs; an axis is -1 when it follows a dynamic input axis."""
+    def run(arrays):
+        out = network(*[ms.Tensor(a) for a in arrays])
+        return [(tuple(o.shape), o.dtype) for o in (out if isinstance(out, (tuple, list)) else [out])]
+
+    dynamic = any(d is None or d < 0 for s in exported_inputs for d in s.shape)
+    if dynamic:
+        first, second = run(make_inputs(1, 8000)), run(make_inputs(2, 9600))
+    else:
+        first = second = run([np.zeros(s.shape, ms.dtype_to_nptype(s.dtype)) if s.dtype != ms.int32
+                              else s.asnumpy() for s in exported_inputs])
+    names = output_names or [f"output_{i}" for i in range(len(first))]
+    return [_spec(name, [x if (x == y or not dynamic) else -1 for x, y in zip(sa, sb)], dtype)
+            for name, (sa, dtype), (sb, _) in zip(names, first, second)]
