@@ -1,0 +1,208 @@
+"""Jasper / QuartzNet acoustic model: a stack of masked 1-D convolution blocks with (dense) residuals and CTC head.
+
+The network is described by a list of block dicts, as in NVIDIA's configs; the first block is the prologue
+(stride 2, no residual) and the last ones the epilogue. Each block has ``repeat`` sub-blocks of
+conv -> BN -> ReLU -> dropout; in a residual block the last sub-block's activation comes after the residual sum.
+With ``residual_dense`` a block's residual is the sum of 1x1 conv + BN projections of the input of the first
+dense block and of the outputs of every dense block before it (DenseNet-style, "Jasper DR").
+
+Every convolution first zeroes the frames past each sequence's length, so padding a batch with extra frames
+does not change the outputs of the valid frames (in inference mode, where BN uses running statistics).
+"""
+import copy
+
+import utils.context  # noqa: F401  (must precede the mindspore import)
+from mindspore import nn, ops
+
+from jasper.src.text import BLANK, NUM_CLASSES
+
+BLOCK_DEFAULTS = dict(repeat=1, stride=1, dilation=1, dropout=0.0, residual=False, residual_dense=False,
+                      separable=False)
+BLOCK_KEYS = {"filters", "kernel"} | set(BLOCK_DEFAULTS)
+ACTIVATIONS = {"relu": nn.ReLU, "hardtanh": lambda: nn.Hardtanh(0.0, 20.0)}
+
+
+def normalize_blocks(blocks):
+    """Validate block dicts and fill their defaults; errors name the block index and the problem."""
+    if not blocks:
+        raise ValueError("jasper/src/network.py: the block list is empty")
+    result = []
+    for index, block in enumerate(blocks):
+        block = dict(block)
+        for key in ("kernel", "stride", "dilation"):  # NVIDIA writes these as one-element lists
+            if isinstance(block.get(key), (list, tuple)):
+                block[key] = block[key][0]
+        unknown = set(block) - BLOCK_KEYS
+        missing = {"filters", "kernel"} - set(block)
+        if unknown or missing:
+            raise ValueError(f"jasper/src/network.py: block {index} has unknown keys {sorted(unknown)} "
+                             f"or lacks {sorted(missing)}; allowed keys: {sorted(BLOCK_KEYS)}")
+        full = {**BLOCK_DEFAULTS, **block}
+        if full["kernel"] % 2 == 0:
+            raise ValueError(f"jasper/src/network.py: block {index} kernel {full['kernel']} must be odd "
+                             "('same' padding)")
+        if (full["residual"] or full["residual_dense"]) and full["stride"] != 1:
+            raise ValueError(f"jasper/src/network.py: residual block {index} must have stride 1")
+        full["residual"] = bool(full["residual"] or full["residual_dense"])
+        result.append(full)
+    return result
+
+
+def frame_mask(x, lengths):
+    """[B, C, T], lengths [B] -> float mask [B, 1, T], 1 on valid frames."""
+    positions = ops.arange(x.shape[-1]).reshape(1, 1, -1)
+    return (positions < lengths.reshape(-1, 1, 1)).astype(x.dtype)
+
+
+class MaskedConv1d(nn.Cell):
+    """Conv1d with 'same' padding that zeroes padded frames first. (x [B, C, T], lengths [B]) ->
+    (y [B, C', T'], lengths' [B]) with T' = floor((T - 1) / stride) + 1."""
+
+    def __init__(self, in_channels, out_channels, kernel, stride=1, dilation=1, groups=1, has_bias=False):
+        super().__init__()
+        self.padding = dilation * (kernel - 1) // 2
+        self.span = dilation * (kernel - 1)
+        self.stride = stride
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, pad_mode="pad",
+                              padding=self.padding, dilation=dilation, group=groups, has_bias=has_bias,
+                              weight_init="xavier_uniform")
+
+    def construct(self, x, lengths):
+        y = self.conv(x * frame_mask(x, lengths))
+        if self.stride == 1:
+            return y, lengths
+        return y, ops.floor_div(lengths + 2 * self.padding - self.span - 1, self.stride) + 1
+
+
+class ConvBN(nn.Cell):
+    """Masked (optionally depthwise-separable) conv followed by BatchNorm; no activation."""
+
+    def __init__(self, in_channels, out_channels, kernel, stride, dilation, separable, bn_eps, bn_momentum):
+        super().__init__()
+        self.separable = separable
+        if separable:
+            self.depthwise = MaskedConv1d(in_channels, in_channels, kernel, stride, dilation, groups=in_channels)
+            self.pointwise = MaskedConv1d(in_channels, out_channels, 1)
+        else:
+            self.conv = MaskedConv1d(in_channels, out_channels, kernel, stride, dilation)
+        self.norm = nn.BatchNorm1d(out_channels, eps=bn_eps, momentum=bn_momentum)
+
+    def construct(self, x, lengths):
+        if self.separable:
+            x, lengths = self.depthwise(x, lengths)
+            x, lengths = self.pointwise(x, lengths)
+        else:
+            x, lengths = self.conv(x, lengths)
+        return self.norm(x), lengths
+
+
+class JasperBlock(nn.Cell):
+    """``repeat`` ConvBN sub-blocks; residual projections (one per entry of ``residual_channels``) are added
+    before the last activation. Input: list of tensors (the residual sources, the last one is the block input)."""
+
+    def __init__(self, in_channels, block, residual_channels, activation, bn_eps, bn_momentum):
+        super().__init__()
+        channels = [in_channels] + [block["filters"]] * block["repeat"]
+        self.convs = nn.CellList([
+            ConvBN(channels[i], channels[i + 1], block["kernel"], block["stride"], block["dilation"],
+                   block["separable"], bn_eps, bn_momentum) for i in range(block["repeat"])])
+        self.activations = nn.CellList([ACTIVATIONS[activation]() for _ in range(block["repeat"])])
+        self.dropouts = nn.CellList([nn.Dropout(p=block["dropout"]) for _ in range(block["repeat"])])
+        self.residuals = nn.CellList([
+            ConvBN(source, block["filters"], 1, 1, 1, False, bn_eps, bn_momentum) for source in residual_channels])
+        self.repeat = block["repeat"]
+
+    def construct(self, sources, lengths):
+        x = sources[-1]
+        out_lengths = lengths
+        for i in range(self.repeat):
+            x, out_lengths = self.convs[i](x, out_lengths)
+            if i == self.repeat - 1:
+                # the projections pair with the most recent residual sources
+                offset = len(sources) - len(self.residuals)
+                for j, projection in enumerate(self.residuals):
+                    x = x + projection(sources[offset + j], lengths)[0]
+            x = self.dropouts[i](self.activations[i](x))
+        return x, out_lengths
+
+
+class JasperNet(nn.Cell):
+    """Jasper BxR / QuartzNet acoustic model.
+
+    in_features: mel bins of the input (64). num_classes: CTC classes incl. the blank (29).
+    blocks: list of dicts {filters, kernel, stride, dilation, dropout, repeat, residual, residual_dense,
+        separable}; the first is the prologue, the final ones the epilogue.
+    activation: "relu" or "hardtanh" (ReLU clipped at 20). bn_eps, bn_momentum: BatchNorm1d settings
+        (MindSpore momentum: running = momentum * running + (1 - momentum) * batch).
+    construct(feats [B, in_features, F] float32, lengths [B] int32) ->
+        (log_probs [B, F', num_classes] float32, out_lengths [B] int32), F' = F / total stride (rounded up).
+    """
+
+    def __init__(self, in_features=64, num_classes=NUM_CLASSES, blocks=(), activation="relu", bn_eps=1e-3,
+                 bn_momentum=0.9):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"jasper/src/network.py: activation must be one of {sorted(ACTIVATIONS)}, "
+                             f"got {activation!r}")
+        self.blocks_config = normalize_blocks(blocks)
+        self.settings = dict(in_features=in_features, num_classes=num_classes, activation=activation,
+                             bn_eps=bn_eps, bn_momentum=bn_momentum)
+        cells, dense_sources, self.dense = [], [], []
+        channels = in_features
+        for block in self.blocks_config:
+            if block["residual_dense"]:
+                dense_sources.append(channels)
+                residual_channels = list(dense_sources)
+            else:
+                dense_sources = []
+                residual_channels = [channels] if block["residual"] else []
+            cells.append(JasperBlock(channels, block, residual_channels, activation, bn_eps, bn_momentum))
+            self.dense.append(block["residual_dense"])
+            channels = block["filters"]
+        self.encoder = nn.CellList(cells)
+        self.classifier = MaskedConv1d(channels, num_classes, 1, has_bias=True)
+        self.log_softmax = nn.LogSoftmax(axis=-1)
+
+    def get_config(self):
+        """Constructor keyword arguments: ``JasperNet(**net.get_config())`` rebuilds the architecture."""
+        return {**self.settings, "blocks": copy.deepcopy(self.blocks_config)}
+
+    @property
+    def total_stride(self):
+        stride = 1
+        for block in self.blocks_config:
+            stride *= block["stride"] ** block["repeat"]  # every sub-block of a block uses its stride
+        return stride
+
+    def construct(self, feats, lengths):
+        sources = [feats]
+        x = feats
+        for i, block in enumerate(self.encoder):
+            x, lengths = block(sources, lengths)
+            # dense blocks see every earlier dense output; other blocks only their own input
+            sources = sources + [x] if self.dense[i] else [x]
+        logits, lengths = self.classifier(x, lengths)
+        return self.log_softmax(ops.transpose(logits, (0, 2, 1))), lengths
+
+
+def count_parameters(net):
+    """Number of trainable scalars."""
+    return sum(int(p.size) for p in net.trainable_params())
+
+
+class JasperWithCTCLoss(nn.Cell):
+    """Network + CTC loss, the ``net_with_loss`` of the trainer.
+
+    construct(feats [B, 64, F] float32, feat_lengths [B] int32, labels [B, L] int32, label_lengths [B] int32)
+    -> scalar: per-utterance CTC negative log-likelihood divided by its label length, averaged over the batch.
+    Impossible alignments (labels longer than the output frames) give 0 instead of inf (``zero_infinity``).
+    """
+
+    def __init__(self, network, blank=BLANK):
+        super().__init__()
+        self.network = network
+        self.ctc = nn.CTCLoss(blank=blank, reduction="mean", zero_infinity=True)
+
+    def construct(self, feats, feat_lengths, labels, label_lengths):
+        log_probs, out_lengths = self.network(feats, feat_lengths)
+        return self.ctc(ops.transpose(log_probs, (1, 0, 2)), labels, out_lengths, label_lengths)
