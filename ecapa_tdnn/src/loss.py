@@ -1,0 +1,74 @@
+"""Additive angular margin (AAM) softmax, used only for training.
+
+logit_j = scale * cos(theta_j) for non-target classes and scale * cos(theta_y + margin) for the target,
+theta being the angle between the L2-normalised embedding and the L2-normalised class weight
+(Deng et al. 2019, ArcFace; SpeechBrain's ``AdditiveAngularMargin``). Without ``easy_margin`` the
+target logit becomes ``cos(theta) - margin * sin(margin)`` once theta + margin would pass pi, which keeps
+it monotonic in theta; with ``easy_margin`` the margin is applied only where cos(theta) > 0.
+"""
+import math
+
+import utils.context  # noqa: F401  (must precede the mindspore import)
+
+import mindspore as ms
+import numpy as np
+from mindspore import nn, ops
+
+
+class AAMSoftmaxHead(nn.Cell):
+    """Class weights + angular margin.
+
+    embedding_dim: size of the speaker embedding; n_classes: training speakers.
+    margin: angle added to the target, radians; ``set_margin`` changes it between steps without
+    recompiling (warm-up schedules). scale: logit scale s.
+    construct(embeddings [B, D] float32, labels [B] int32) -> logits [B, n_classes] float32.
+    """
+
+    def __init__(self, embedding_dim, n_classes, margin=0.2, scale=30.0, easy_margin=False):
+        super().__init__()
+        self.scale = float(scale)
+        self.easy_margin = bool(easy_margin)
+        self.n_classes = int(n_classes)
+        bound = math.sqrt(6.0 / (embedding_dim + n_classes))
+        self.weight = ms.Parameter(ms.Tensor(np.random.uniform(-bound, bound, (n_classes, embedding_dim))
+                                             .astype(np.float32)), name="weight")
+        # A non-trainable parameter is read at run time, so changing it needs no new graph.
+        self.margin = ms.Parameter(ms.Tensor(float(margin), ms.float32), name="margin", requires_grad=False)
+
+    def set_margin(self, margin):
+        """Use ``margin`` (radians) from the next step on."""
+        self.margin.set_data(ms.Tensor(float(margin), ms.float32))
+
+    def cosine(self, embeddings):
+        """cos(theta) between embeddings [B, D] and every class weight -> [B, n_classes]."""
+        return ops.matmul(ops.L2Normalize(axis=1, epsilon=1e-12)(embeddings),
+                          ops.L2Normalize(axis=1, epsilon=1e-12)(self.weight).T)
+
+    def construct(self, embeddings, labels):
+        cosine = ops.clamp(self.cosine(embeddings), -1.0, 1.0)
+        sine = ops.sqrt(ops.clamp(1.0 - cosine * cosine, min=0.0))
+        cos_m, sin_m = ops.cos(self.margin), ops.sin(self.margin)
+        with_margin = cosine * cos_m - sine * sin_m
+        if self.easy_margin:
+            with_margin = ops.where(cosine > 0, with_margin, cosine)
+        else:
+            # cos(pi - m) is the last angle where adding m keeps the curve decreasing.
+            with_margin = ops.where(cosine > -cos_m, with_margin, cosine - sin_m * self.margin)
+        target = ops.one_hot(labels, self.n_classes, ms.Tensor(1.0, ms.float32), ms.Tensor(0.0, ms.float32))
+        return self.scale * (target * with_margin + (1.0 - target) * cosine)
+
+
+class SpeakerClassifierWithLoss(nn.Cell):
+    """Embedding network + AAM head + cross entropy, the cell to wrap in ``nn.TrainOneStepCell``.
+
+    construct(features [B, F, T] float32, lengths [B] int32 frames, labels [B] int32) -> mean loss (scalar).
+    """
+
+    def __init__(self, network, head):
+        super().__init__()
+        self.network = network
+        self.head = head
+        self.cross_entropy = nn.CrossEntropyLoss()
+
+    def construct(self, features, lengths, labels):
+        return self.cross_entropy(self.head(self.network(features, lengths), labels), labels)

@@ -1,0 +1,256 @@
+"""ECAPA-TDNN speaker embedding network (Desplanques et al., Interspeech 2020).
+
+Layer structure follows SpeechBrain's ``speechbrain/lobes/models/ECAPA_TDNN.py`` so that its public
+checkpoints can be converted by renaming parameters:
+
+* ``TDNNBlock`` = Conv1d -> ReLU -> BatchNorm (BN after the activation), "same" length output with
+  reflect padding; the bias of every Conv1d is kept.
+* ``SERes2NetBlock`` = TDNN 1x1 -> Res2Net (dilated k3) -> TDNN 1x1 -> SE, plus the residual (a 1x1
+  shortcut conv only when the channel count changes). SE sits at the end of the block, before the add.
+* Res2Net splits the channels into ``scale`` chunks: chunk 0 passes through untouched, chunk 1 goes
+  through its own TDNN, chunk i > 1 through TDNN(chunk_i + output_{i-1}); outputs are concatenated.
+* Multi-layer feature aggregation concatenates the outputs of the three SE-Res2Blocks and applies a
+  1x1 TDNN to ``channels[-1]`` (1536 in the paper for both C=512 and C=1024; SpeechBrain's
+  VoxCeleb checkpoint uses 3072 with C=1024).
+* Attentive statistics pooling with global context: the attention TDNN (1x1, to
+  ``attention_channels``) sees [frames, utterance mean, utterance std] -> tanh -> 1x1 conv back to
+  one score per channel and frame; softmax over time; weighted mean and std (std clamped at 1e-12
+  before the square root). Then BatchNorm on the 2*C statistics and a 1x1 conv (= linear) to the
+  embedding.
+
+Parameter names mirror SpeechBrain's (``blocks.0`` TDNN, ``blocks.1-3`` SE-Res2Blocks, ``mfa``, ``asp``,
+``asp_bn``, ``fc``) minus its wrapper level: SpeechBrain ``X.conv.weight`` [O, I, K] -> ours
+``X.weight`` [O, I, 1, K] for 1x1 convs (``se_block.conv1/2``, ``shortcut``, ``asp.conv``); TDNN convs keep
+``.conv.conv``; BatchNorm ``X.norm.weight/bias/running_mean/running_var`` -> ``X.gamma/beta/moving_mean/
+moving_variance``; ``fc`` is a Dense [192, 2C] here (SpeechBrain: 1x1 Conv1d).
+
+Difference from SpeechBrain, by design: every operation is length aware. Reflect padding reflects at
+each utterance's own last frame, SE squeezes and the pooling statistics/softmax use only valid frames,
+so an utterance gets the same embedding alone or zero-padded inside a longer batch. For an unpadded
+batch the result equals SpeechBrain's (whose reflect padding and masks coincide with ours then).
+"""
+import utils.context  # noqa: F401  (must precede the mindspore import)
+
+import mindspore as ms
+from mindspore import nn, ops
+
+# Padded attention scores get this value so that exp() underflows to exactly 0.
+_MASKED_SCORE = -1e30
+_STD_FLOOR = 1e-12
+
+
+def length_mask(lengths, max_len):
+    """Valid-frame mask.
+
+    lengths: [B] int frames; max_len: padded frame count T.
+    Returns float32 [B, 1, T], 1 on frames < length.
+    """
+    steps = ops.arange(0, max_len).reshape(1, -1)
+    return (steps < lengths.reshape(-1, 1)).astype(ms.float32).expand_dims(1)
+
+
+def masked_mean_std(x, weights):
+    """Weighted statistics over time.
+
+    x: [B, C, T]; weights: [B, 1 or C, T], summing to 1 over T (0 on padded frames).
+    Returns (mean, std), each [B, C].
+    """
+    mean = (x * weights).sum(axis=2)
+    var = (weights * (x - mean.expand_dims(2)) ** 2).sum(axis=2)
+    return mean, ops.sqrt(ops.clamp(var, min=_STD_FLOOR))
+
+
+class ReflectConv1d(nn.Cell):
+    """Conv1d with "same" output length and per-utterance reflect padding.
+
+    The padding reflects at frame ``length - 1`` of each utterance (torch ``padding_mode="reflect"``
+    applied to the unpadded utterance), so valid outputs never read padded frames.
+    x: [B, C_in, T], lengths: [B] frames -> [B, C_out, T].
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, dilation=1):
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"ecapa_tdnn/src/network.py: kernel_size must be odd for 'same' padding, "
+                             f"got {kernel_size}")
+        self.pad = dilation * (kernel_size - 1) // 2
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, pad_mode="valid", dilation=dilation,
+                              has_bias=True, weight_init="HeUniform", bias_init="zeros")
+
+    def construct(self, x, lengths):
+        if self.pad == 0:
+            return self.conv(x)
+        max_len = x.shape[-1]
+        last = (lengths - 1).reshape(-1, 1)
+        source = ops.abs(ops.arange(-self.pad, max_len + self.pad)).reshape(1, -1)
+        source = ops.where(source > last, 2 * last - source, source)
+        # Frames past 2*last (padding region of short utterances) only feed padded outputs.
+        source = ops.clamp(source, 0, max_len - 1)
+        # gather_elements measured faster here than gather(batch_dims=1) in a full training step.
+        source = ops.broadcast_to(source.expand_dims(1), (-1, x.shape[1], -1))
+        return self.conv(ops.gather_elements(x, 2, source))
+
+
+class TDNNBlock(nn.Cell):
+    """Conv1d -> ReLU -> BatchNorm1d. x: [B, C_in, T], lengths: [B] -> [B, C_out, T]."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=1, dilation=1):
+        super().__init__()
+        self.conv = ReflectConv1d(in_channels, out_channels, kernel_size, dilation)
+        self.activation = nn.ReLU()
+        # MindSpore momentum is the weight of the old running value (torch 0.1 == MindSpore 0.9).
+        self.norm = nn.BatchNorm1d(out_channels, eps=1e-5, momentum=0.9)
+
+    def construct(self, x, lengths):
+        return self.norm(self.activation(self.conv(x, lengths)))
+
+
+class Res2NetBlock(nn.Cell):
+    """Hierarchical split convolution. x: [B, C, T] -> [B, C, T]; C must divide by ``scale``."""
+
+    def __init__(self, channels, scale=8, kernel_size=3, dilation=1):
+        super().__init__()
+        if channels % scale:
+            raise ValueError(f"ecapa_tdnn/src/network.py: channels ({channels}) must be divisible by "
+                             f"res2net_scale ({scale})")
+        width = channels // scale
+        self.scale = scale
+        self.blocks = nn.CellList([TDNNBlock(width, width, kernel_size, dilation) for _ in range(scale - 1)])
+
+    def construct(self, x, lengths):
+        chunks = ops.chunk(x, self.scale, axis=1)
+        outputs = [chunks[0]]
+        previous = self.blocks[0](chunks[1], lengths)
+        outputs.append(previous)
+        for i in range(2, self.scale):
+            previous = self.blocks[i - 1](chunks[i] + previous, lengths)
+            outputs.append(previous)
+        return ops.cat(outputs, axis=1)
+
+
+class SEBlock(nn.Cell):
+    """Squeeze-excitation with the squeeze averaged over valid frames only.
+
+    x: [B, C, T], mask: [B, 1, T] -> [B, C, T].
+    """
+
+    def __init__(self, channels, se_channels):
+        super().__init__()
+        self.conv1 = nn.Conv1d(channels, se_channels, 1, has_bias=True, weight_init="HeUniform")
+        self.conv2 = nn.Conv1d(se_channels, channels, 1, has_bias=True, weight_init="HeUniform")
+
+    def construct(self, x, mask):
+        squeezed = (x * mask).sum(axis=2, keepdims=True) / mask.sum(axis=2, keepdims=True)
+        gate = ops.sigmoid(self.conv2(ops.relu(self.conv1(squeezed))))
+        return x * gate
+
+
+class SERes2NetBlock(nn.Cell):
+    """TDNN(1x1) -> Res2Net(k, dilation) -> TDNN(1x1) -> SE, plus residual.
+
+    x: [B, C_in, T], lengths: [B], mask: [B, 1, T] -> [B, C_out, T].
+    """
+
+    def __init__(self, in_channels, out_channels, res2net_scale=8, se_channels=128, kernel_size=3, dilation=1):
+        super().__init__()
+        self.tdnn1 = TDNNBlock(in_channels, out_channels, 1)
+        self.res2net_block = Res2NetBlock(out_channels, res2net_scale, kernel_size, dilation)
+        self.tdnn2 = TDNNBlock(out_channels, out_channels, 1)
+        self.se_block = SEBlock(out_channels, se_channels)
+        self.shortcut = (nn.Conv1d(in_channels, out_channels, 1, has_bias=True, weight_init="HeUniform")
+                         if in_channels != out_channels else None)
+
+    def construct(self, x, lengths, mask):
+        residual = x if self.shortcut is None else self.shortcut(x)
+        x = self.tdnn2(self.res2net_block(self.tdnn1(x, lengths), lengths), lengths)
+        return self.se_block(x, mask) + residual
+
+
+class AttentiveStatisticsPooling(nn.Cell):
+    """Channel- and context-dependent attentive mean/std pooling over valid frames.
+
+    x: [B, C, T], lengths: [B], mask: [B, 1, T] -> [B, 2C] (mean then std).
+    """
+
+    def __init__(self, channels, attention_channels=128, global_context=True):
+        super().__init__()
+        self.global_context = global_context
+        self.tdnn = TDNNBlock(channels * 3 if global_context else channels, attention_channels, 1)
+        self.conv = nn.Conv1d(attention_channels, channels, 1, has_bias=True, weight_init="HeUniform")
+
+    def construct(self, x, lengths, mask):
+        if self.global_context:
+            mean, std = masked_mean_std(x, mask / mask.sum(axis=2, keepdims=True))
+            context = ops.cat([x, ops.broadcast_to(mean.expand_dims(2), x.shape),
+                               ops.broadcast_to(std.expand_dims(2), x.shape)], axis=1)
+        else:
+            context = x
+        scores = self.conv(ops.tanh(self.tdnn(context, lengths)))
+        scores = ops.where(mask > 0, scores, ops.full_like(scores, _MASKED_SCORE))
+        mean, std = masked_mean_std(x, ops.softmax(scores, axis=2))
+        return ops.cat([mean, std], axis=1)
+
+
+class ECAPATDNN(nn.Cell):
+    """ECAPA-TDNN embedding extractor.
+
+    Args (all plain values so ``ECAPATDNN(**cfg.model)`` works; SpeechBrain's names in brackets):
+        input_dim: feature channels per frame, 80 log-mel bins [input_size].
+        channels: output channels of [TDNN, SE-Res2Block x3, aggregation]; C=512 paper model is
+            [512, 512, 512, 512, 1536].
+        kernel_sizes / dilations: per layer, paper [5, 3, 3, 3, 1] / [1, 2, 3, 4, 1].
+        attention_channels: bottleneck of the attentive pooling (128).
+        res2net_scale: number of Res2Net chunks (8).
+        se_channels: SE bottleneck (128).
+        global_context: attention sees utterance mean/std too (True in the paper).
+        embedding_dim: speaker embedding size, 192 [lin_neurons].
+
+    construct(features [B, input_dim, T] float32, lengths [B] int32 frames) -> embeddings [B, embedding_dim].
+    """
+
+    def __init__(self, input_dim=80, channels=(512, 512, 512, 512, 1536), kernel_sizes=(5, 3, 3, 3, 1),
+                 dilations=(1, 2, 3, 4, 1), attention_channels=128, res2net_scale=8, se_channels=128,
+                 global_context=True, embedding_dim=192):
+        super().__init__()
+        channels, kernel_sizes, dilations = list(channels), list(kernel_sizes), list(dilations)
+        if not len(channels) == len(kernel_sizes) == len(dilations) == 5:
+            raise ValueError("ecapa_tdnn/src/network.py: channels, kernel_sizes and dilations need 5 entries each "
+                             f"(TDNN, 3 SE-Res2Blocks, aggregation), got {channels}, {kernel_sizes}, {dilations}")
+        self._config = dict(input_dim=input_dim, channels=channels, kernel_sizes=kernel_sizes, dilations=dilations,
+                            attention_channels=attention_channels, res2net_scale=res2net_scale,
+                            se_channels=se_channels, global_context=global_context, embedding_dim=embedding_dim)
+        self.input_dim = input_dim
+        # One list as in SpeechBrain (blocks.0 = TDNN, blocks.1-3 = SE-Res2Blocks) keeps parameter names close.
+        self.blocks = nn.CellList([TDNNBlock(input_dim, channels[0], kernel_sizes[0], dilations[0])] + [
+            SERes2NetBlock(channels[i - 1], channels[i], res2net_scale, se_channels, kernel_sizes[i], dilations[i])
+            for i in range(1, 4)])
+        self.mfa = TDNNBlock(sum(channels[1:4]), channels[4], kernel_sizes[4], dilations[4])
+        self.asp = AttentiveStatisticsPooling(channels[4], attention_channels, global_context)
+        self.asp_bn = nn.BatchNorm1d(channels[4] * 2, eps=1e-5, momentum=0.9)
+        self.fc = nn.Dense(channels[4] * 2, embedding_dim, weight_init="HeUniform")
+
+    def get_config(self):
+        """Constructor arguments as plain Python values (stored with checkpoints)."""
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self._config.items()}
+
+    def construct(self, features, lengths):
+        mask = length_mask(lengths, features.shape[-1])
+        x = self.blocks[0](features, lengths)
+        block_outputs = []
+        for index in range(1, 4):
+            x = self.blocks[index](x, lengths, mask)
+            block_outputs.append(x)
+        x = self.mfa(ops.cat(block_outputs, axis=1), lengths)
+        return self.fc(self.asp_bn(self.asp(x, lengths, mask)))
+
+
+def count_parameters(network):
+    """Number of trainable scalars (BatchNorm running statistics excluded)."""
+    return sum(int(p.size) for p in network.trainable_params())
+
+
+def dynamic_inputs(network):
+    """Let a graph-mode network compile once for any batch size and frame count."""
+    network.set_inputs(ms.Tensor(shape=[None, network.input_dim, None], dtype=ms.float32),
+                       ms.Tensor(shape=[None], dtype=ms.int32))
+    return network
