@@ -88,6 +88,24 @@ class BatchLoader:
         """This rank's item indices for each step of the epoch."""
         return [batch[self.rank::self.group_size] for batch in self.global_batches(epoch)]
 
+    def shard(self, epoch):
+        """This rank's share of the epoch's order, without the items repeated to complete the last
+        global batch: the shards of all ranks are disjoint and together the whole dataset."""
+        order = self.epoch_order(epoch)
+        if self.shuffle and self.lengths is not None:
+            # bucketed epochs shuffle whole batches, so a slot's position is not its order position
+            rows = self.global_batches(epoch)
+            seen, mine = set(), []
+            for row in rows:
+                for slot, index in enumerate(row):
+                    if int(index) in seen:
+                        continue
+                    seen.add(int(index))
+                    if slot % self.group_size == self.rank:
+                        mine.append(int(index))
+            return np.array(mine, dtype=np.int64)
+        return order[self.rank::self.group_size]
+
     def _load(self, job):
         epoch, indices = job
         items = [self.dataset.get(int(i), item_rng(self.seed, epoch, i) if self.shuffle else None)

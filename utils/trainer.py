@@ -282,4 +282,15 @@ class Trainer:
             if patience and self.state.epochs_without_improvement >= patience:
                 LOG.info("early stop: no improvement of %s for %d epochs", self.metric, patience)
                 break
+        if os.environ.get("ZOO_DEBUG_DUMP_DIR"):
+            self.dump_debug(os.environ["ZOO_DEBUG_DUMP_DIR"])
         return self.state
+
+    def dump_debug(self, folder):
+        """Write this rank's final parameters and the item indices it trained on (every rank writes:
+        used by the distributed tests to compare ranks and check the shards)."""
+        os.makedirs(folder, exist_ok=True)
+        params = {f"param/{p.name}": p.asnumpy() for p in self.network.get_parameters()}
+        indices = {f"epoch{e}": self.loader.shard(e) for e in range(self.state.epoch)}
+        np.savez(os.path.join(folder, f"rank_{self.run.rank}.npz"), **params, **indices,
+                 group_size=self.run.group_size, global_step=self.state.global_step)

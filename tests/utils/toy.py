@@ -31,11 +31,15 @@ def toy_collate(items):
 
 
 class ToyNet(nn.Cell):
-    """[B, 4, T] + lengths -> [B]: masked mean over time, BatchNorm, two Dense layers."""
+    """[B, 4, T] + lengths -> [B]: masked mean over time, BatchNorm, two Dense layers.
 
-    def __init__(self):
+    batch_norm=False replaces BatchNorm by identity: per-rank batch statistics would make a
+    data-parallel run differ from a single process with the same global batch.
+    """
+
+    def __init__(self, batch_norm=True):
         super().__init__()
-        self.norm = nn.BatchNorm1d(4)
+        self.norm = nn.BatchNorm1d(4) if batch_norm else nn.Identity()
         self.hidden = nn.Dense(4, 16, activation="tanh")
         self.out = nn.Dense(16, 1)
 
