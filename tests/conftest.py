@@ -12,22 +12,27 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def tiny_corpus(tmp_path_factory):
-    """``tiny_corpus("librispeech")`` -> folder holding that synthetic corpus, built once per session.
+def tiny_corpora_build(tmp_path_factory):
+    """(root, summary, build seconds) of every tiny corpus, built once per test session.
 
-    Names: librimix, librispeech, voxceleb, musan, rirs (see utils/tiny_corpora.py). Set
-    ZOO_TINY_CORPORA to a folder built with ``python -m utils.tiny_corpora --out DIR`` to reuse it.
+    Set ZOO_TINY_CORPORA to a folder built with ``python -m utils.tiny_corpora --out DIR`` to reuse it.
     """
+    import json
+    import time
     from utils.tiny_corpora import build_corpora
     prebuilt = os.environ.get("ZOO_TINY_CORPORA")
-    built = {}
+    if prebuilt:
+        with open(os.path.join(prebuilt, "summary.json"), encoding="utf-8") as handle:
+            return prebuilt, json.load(handle), 0.0
+    root = str(tmp_path_factory.mktemp("tiny_corpora"))
+    started = time.time()
+    summary = build_corpora(root, seed=0, progress=False)
+    return root, summary, time.time() - started
 
-    def get(name):
-        if prebuilt:
-            return prebuilt
-        if name not in built:
-            out = tmp_path_factory.mktemp(f"tiny_{name}")
-            build_corpora(str(out), seed=0, only=[name], progress=False)
-            built[name] = str(out)
-        return built[name]
-    return get
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tiny_corpora_build):
+    """``tiny_corpus("librispeech")`` -> the root folder holding that synthetic corpus (all corpora
+    share one root: Libri2Mix/, LibriSpeech/, VoxCeleb1/, musan/, RIRS_NOISES/)."""
+    root = tiny_corpora_build[0]
+    return lambda name=None: root

@@ -1,11 +1,11 @@
 """utils/tiny_corpora.py: layouts, metadata, audio and determinism of the synthetic corpora.
 
-One session-scoped build of every corpus (about 30 s on 2 busy cores) feeds all the tests here.
-``build_tiny_corpora`` is the reusable part: other test folders can wrap it in their own
-session fixture (the lead may move it into tests/conftest.py).
+One session-scoped build of every corpus (``tiny_corpora_build`` in tests/conftest.py, about 30 s
+on 2 busy cores) feeds all the tests here and the models' end-to-end tests.
 """
 import csv
 import filecmp
+import json
 import os
 import re
 import subprocess
@@ -17,26 +17,15 @@ import pytest
 import soundfile
 
 from tests.utils.test_tts import median_f0
-from utils.tiny_corpora import (CORPORA, LIBRIMIX_SPLITS, LIBRISPEECH_SPLITS, VOCABULARY,
-                                build_corpora, coloured_noise, main, make_sentence)
-
-pytestmark = pytest.mark.slow
+from utils.tiny_corpora import (CORPORA, LIBRISPEECH_SPLITS, VOCABULARY, build_corpora,
+                                coloured_noise, main, make_sentence)
 
 BUILD_BUDGET_S = 60.0
 
 
-def build_tiny_corpora(root, seed=0):
-    """Build every tiny corpus under root; returns (summary dict, wall seconds)."""
-    started = time.time()
-    summary = build_corpora(root, seed=seed, progress=False)
-    return summary, time.time() - started
-
-
 @pytest.fixture(scope="session")
-def corpora(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny_corpora")
-    summary, seconds = build_tiny_corpora(root)
-    return str(root), summary, seconds
+def corpora(tiny_corpora_build):
+    return tiny_corpora_build
 
 
 def _read_csv(path):
@@ -49,15 +38,17 @@ def _files(root, suffix):
                   for name in names if name.endswith(suffix))
 
 
+@pytest.mark.slow
 def test_build_fits_the_budget_and_writes_the_summary(corpora):
     root, summary, seconds = corpora
     assert seconds < BUILD_BUDGET_S, f"building the tiny corpora took {seconds:.1f} s"
-    on_disk = __import__("json").load(open(os.path.join(root, "summary.json")))
+    on_disk = json.load(open(os.path.join(root, "summary.json")))
     assert on_disk["seed"] == 0 and set(CORPORA) <= set(on_disk)
     assert on_disk["librimix"]["files"] == 300 and on_disk["voxceleb"]["trials"] == 400
     assert 0.1 < on_disk["librispeech"]["hours"] < 1.0
 
 
+@pytest.mark.slow
 def test_librimix_metadata_points_at_consistent_8k_mixtures(corpora):
     root = corpora[0]
     metadata = os.path.join(root, "Libri2Mix", "wav8k", "min", "metadata")
@@ -93,6 +84,7 @@ def _librimix_speakers(root, split):
     return {utt.split("-")[0] for row in rows for utt in row["mixture_ID"].split("_")}
 
 
+@pytest.mark.slow
 def test_librimix_dev_and_test_speakers_are_unseen_in_training(corpora):
     root = corpora[0]
     train = _librimix_speakers(root, "train-100")
@@ -102,6 +94,7 @@ def test_librimix_dev_and_test_speakers_are_unseen_in_training(corpora):
         assert len(held_out) >= 3 and not held_out & train
 
 
+@pytest.mark.slow
 def test_librimix_sources_are_the_librispeech_utterances(corpora):
     root = corpora[0]
     row = _read_csv(os.path.join(root, "Libri2Mix", "wav8k", "min", "metadata",
@@ -116,6 +109,7 @@ def test_librimix_sources_are_the_librispeech_utterances(corpora):
     assert rate == 16000 and correlation > 0.8, correlation
 
 
+@pytest.mark.slow
 def test_librispeech_layout_counts_and_transcripts(corpora):
     root = os.path.join(corpora[0], "LibriSpeech")
     speakers = {}
@@ -146,6 +140,7 @@ def test_librispeech_layout_counts_and_transcripts(corpora):
     assert not speakers["dev-clean"] & speakers["test-clean"]
 
 
+@pytest.mark.slow
 def test_librispeech_speakers_sound_different(corpora):
     """Leave-one-out nearest neighbour on a crude voice print (median F0 + mean log spectrum)
     identifies the speaker of most training utterances: chance is 1 in 25."""
@@ -171,6 +166,7 @@ def test_librispeech_speakers_sound_different(corpora):
     assert between > 3 * within, (between, within)
 
 
+@pytest.mark.slow
 def test_voxceleb_layout_and_speakers(corpora):
     root = os.path.join(corpora[0], "VoxCeleb1")
     speakers = {}
@@ -193,6 +189,7 @@ def test_voxceleb_layout_and_speakers(corpora):
     assert not set(speakers["dev"]) & set(speakers["test"])
 
 
+@pytest.mark.slow
 def test_voxceleb_videos_are_different_channels(corpora):
     """Two videos of one speaker differ in spectral balance more than two clips of one video."""
     wav_root = os.path.join(corpora[0], "VoxCeleb1", "test", "wav")
@@ -213,6 +210,7 @@ def test_voxceleb_videos_are_different_channels(corpora):
     assert np.median(across) > 2 * np.median(within), (np.median(across), np.median(within))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, split", [("veri_test2.txt", "test"), ("dev_trials.txt", "dev")])
 def test_trial_lists_are_balanced_and_valid(corpora, name, split):
     root = os.path.join(corpora[0], "VoxCeleb1")
@@ -233,6 +231,7 @@ def test_trial_lists_are_balanced_and_valid(corpora, name, split):
     assert targets == len(lines) - targets
 
 
+@pytest.mark.slow
 def test_musan_noises_music_and_babble(corpora):
     root = os.path.join(corpora[0], "musan")
     counts = {kind: len(_files(os.path.join(root, kind), ".wav"))
@@ -250,6 +249,7 @@ def test_musan_noises_music_and_babble(corpora):
     assert noise[0] > 2 * noise[1] > 0 and noise[1] > noise[2], noise
 
 
+@pytest.mark.slow
 def test_rirs_decay_with_room_size_and_rir_lists_resolve(corpora):
     root = corpora[0]
     rt60 = {}
@@ -271,6 +271,7 @@ def test_rirs_decay_with_room_size_and_rir_lists_resolve(corpora):
     assert 0.1 < rt60["smallroom"] < rt60["mediumroom"] < rt60["largeroom"] < 1.5, rt60
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes_whatever_the_worker_count(tmp_path, corpora):
     """musan + rirs exercise the synthesiser (babble), the noise and the RIR generators."""
     first, second, other = tmp_path / "a", tmp_path / "b", corpora[0]  # other: seed 0
