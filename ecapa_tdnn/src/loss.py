@@ -61,14 +61,45 @@ class AAMSoftmaxHead(nn.Cell):
 class SpeakerClassifierWithLoss(nn.Cell):
     """Embedding network + AAM head + cross entropy, the cell to wrap in ``nn.TrainOneStepCell``.
 
+    The network keeps its own parameter names (so checkpoints load into a bare ``ECAPATDNN``); the head's
+    become ``head.weight`` / ``head.margin``.
     construct(features [B, F, T] float32, lengths [B] int32 frames, labels [B] int32) -> mean loss (scalar).
     """
 
     def __init__(self, network, head):
-        super().__init__()
+        super().__init__(auto_prefix=False)
         self.network = network
         self.head = head
+        if not head.weight.name.startswith("head."):
+            head.update_parameters_name("head.")
         self.cross_entropy = nn.CrossEntropyLoss()
 
     def construct(self, features, lengths, labels):
         return self.cross_entropy(self.head(self.network(features, lengths), labels), labels)
+
+
+def margin_warmup(final_margin, warmup_steps):
+    """AAM margin schedule: linear from 0 at step 0 to ``final_margin`` (radians) at ``warmup_steps``, then
+    constant (warmup_steps <= 0: always ``final_margin``). Returns ``fn(step) -> margin``."""
+    final_margin, warmup_steps = float(final_margin), int(warmup_steps)
+
+    def schedule(step):
+        return final_margin if warmup_steps <= 0 else final_margin * min(1.0, step / warmup_steps)
+    return schedule
+
+
+def with_margin_schedule(lr_schedule, head, margin_schedule):
+    """Wrap ``lr_schedule(step) -> lr`` so that each call also sets ``head``'s margin for that step.
+
+    The trainer calls its lr schedule before every optimizer step, which makes this the per-step hook
+    for the margin warm-up without a trainer change. The margin Parameter is written only when it moves.
+    """
+    current = [None]
+
+    def schedule(step):
+        margin = margin_schedule(step)
+        if margin != current[0]:
+            head.set_margin(margin)
+            current[0] = margin
+        return lr_schedule(step)
+    return schedule

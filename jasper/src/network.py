@@ -12,7 +12,8 @@ does not change the outputs of the valid frames (in inference mode, where BN use
 import copy
 
 import utils.context  # noqa: F401  (must precede the mindspore import)
-from mindspore import nn, ops
+import mindspore as ms
+from mindspore import Tensor, nn, ops
 
 from jasper.src.text import BLANK, NUM_CLASSES
 
@@ -199,10 +200,28 @@ class JasperWithCTCLoss(nn.Cell):
     """
 
     def __init__(self, network, blank=BLANK):
-        super().__init__()
+        super().__init__(auto_prefix=False)  # keeps the network's parameter names for its checkpoints
         self.network = network
         self.ctc = nn.CTCLoss(blank=blank, reduction="mean", zero_infinity=True)
 
     def construct(self, feats, feat_lengths, labels, label_lengths):
         log_probs, out_lengths = self.network(feats, feat_lengths)
         return self.ctc(ops.transpose(log_probs, (1, 0, 2)), labels, out_lengths, label_lengths)
+
+
+def build_network(config):
+    """``JasperNet`` from a full config dict (its ``model:`` section), e.g. the one stored in a checkpoint."""
+    model = dict(config.get("model") or {})
+    if not model.get("blocks"):
+        raise ValueError("jasper/src/network.py: the config has no model.blocks list")
+    return JasperNet(**model)
+
+
+def input_specs(in_features=64):
+    """Dynamic-shape placeholders of the network inputs: feats [B, in_features, F] float32, lengths [B] int32."""
+    return [Tensor(shape=[None, in_features, None], dtype=ms.float32), Tensor(shape=[None], dtype=ms.int32)]
+
+
+def loss_input_specs(in_features=64):
+    """Placeholders of ``JasperWithCTCLoss``: feats, feat_lengths, labels [B, L], label_lengths."""
+    return input_specs(in_features) + [Tensor(shape=[None, None], dtype=ms.int32), Tensor(shape=[None], dtype=ms.int32)]

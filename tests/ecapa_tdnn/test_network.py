@@ -37,7 +37,7 @@ def _embed(net, feats, lengths):
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("config_name, paper_millions", [("config.yaml", 6.2), ("config_c1024.yaml", 14.7)])
+@pytest.mark.parametrize("config_name, paper_millions", [("config_c512.yaml", 6.2), ("config_c1024.yaml", 14.7)])
 def test_parameter_count_matches_paper(config_name, paper_millions):
     cfg = load_config(os.path.join(ROOT, "ecapa_tdnn", config_name))
     count = count_parameters(ECAPATDNN(**cfg.model))
