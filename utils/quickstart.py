@@ -31,7 +31,8 @@ def corpus_rows(data_dir):
     rows = []
     for name, info in summary.get("corpora", summary).items():
         if isinstance(info, dict):
-            rows.append((name, ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, (dict, list)))))
+            rows.append((name, ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in info.items() if not isinstance(v, (dict, list)))))
     return rows
 
 
