@@ -23,7 +23,8 @@ def make_librimix(root, split="train-100", lengths=(4000, 9000, 2500), n_src=2, 
     for index, length in enumerate(lengths):
         mixture_id = f"utt{index}"
         sources = [tone(length, 200 * (s + 1) + index) for s in range(n_src)]
-        relative = [os.path.join(split, sub, mixture_id + ".wav") for sub in [kind] + [f"s{s + 1}" for s in range(n_src)]]
+        folders = [kind] + [f"s{s + 1}" for s in range(n_src)]
+        relative = [os.path.join(split, sub, mixture_id + ".wav") for sub in folders]
         for path, wave in zip(relative, [sum(sources)] + sources):
             write_audio(os.path.join(folder, path), wave, RATE, subtype="FLOAT")
         rows.append([mixture_id] + [os.path.join(folder, p) if absolute else p for p in relative] + [length])
@@ -53,7 +54,8 @@ def test_librimix_csv_reads_items_and_survives_a_moved_dataset(tmp_path):
     shutil.move(str(tmp_path / "old"), str(tmp_path / "new"))   # absolute paths in the csv are now stale
     moved = find_items(str(tmp_path / "new" / "Libri2Mix"), "train")
     assert all(os.path.isfile(p) for item in moved for p in (item.mixture_path,) + item.source_paths)
-    assert moved[1].source_paths[1] == str(tmp_path / "new" / "Libri2Mix" / "wav8k" / "min" / "train-100" / "s2" / "utt1.wav")
+    new_folder = tmp_path / "new" / "Libri2Mix" / "wav8k" / "min"
+    assert moved[1].source_paths[1] == str(new_folder / "train-100" / "s2" / "utt1.wav")
 
 
 def test_librimix_relative_paths_three_sources_and_mix_both(tmp_path):
@@ -130,3 +132,16 @@ def test_bad_files_are_skipped_counted_and_reported(tmp_path):
     assert mixture.size == 9000                              # fell through to the next mixture
     assert list(data.bad_files) == [items[0].mixture_path]
     assert "1 unreadable mixture" in data.report() and "utt0.wav" in data.report()
+
+
+def test_generator_dataset_yields_the_items(tmp_path):
+    import mindspore.dataset as ds
+    data = SeparationDataset(find_items(make_librimix(str(tmp_path)), "train"), segment_seconds=0.25, seed=1)
+    pipeline = ds.GeneratorDataset(data, column_names=["mixture", "sources", "length"], shuffle=False)
+    rows = list(pipeline.create_tuple_iterator(output_numpy=True))
+    assert len(rows) == 3
+    for index, (mixture, sources, length) in enumerate(rows):
+        expected = data[index]
+        np.testing.assert_array_equal(mixture, expected[0])
+        np.testing.assert_array_equal(sources, expected[1])
+        assert int(length) == int(expected[2]) == 2000

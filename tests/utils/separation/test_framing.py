@@ -85,5 +85,6 @@ def test_gradients_stay_correct_across_graph_calls(dynamic):
     grad = ms.jit(ms.grad(WeightedRoundTrip(), grad_position=0))
     rng = np.random.default_rng(3)
     for length in ([40, 40, 40] if not dynamic else [40, 57, 40]):
-        signal, weights = rng.normal(size=(2, length)).astype(np.float32), rng.normal(size=(2, length)).astype(np.float32)
+        signal = rng.normal(size=(2, length)).astype(np.float32)
+        weights = rng.normal(size=(2, length)).astype(np.float32)
         np.testing.assert_allclose(grad(Tensor(signal), Tensor(weights)).asnumpy(), 4 * signal * weights, atol=1e-4)

@@ -1,7 +1,6 @@
 """Norms: the statistics each one uses, causality, and trainable gain/bias."""
 import numpy as np
 import pytest
-import mindspore as ms
 from mindspore import nn, Tensor
 
 from utils.context import init_context

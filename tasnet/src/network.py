@@ -1,0 +1,68 @@
+"""TasNet (Luo & Mesgarani, ICASSP 2018): gated encoder, LSTM masker, linear decoder with overlap-add."""
+import utils.context  # noqa: F401  (must precede mindspore)
+from mindspore import nn
+
+from utils.separation.base import EncoderMaskerDecoder
+from utils.separation.filterbanks import GatedEncoder, OverlapAddDecoder
+from utils.separation.masks import get_mask_activation
+from utils.separation.norms import CAUSAL_NORMS, get_norm
+
+
+class TasNetMasker(nn.Cell):
+    """features [B, F, N] -> masks [B, S, F, N].
+
+    norm -> LSTM stack in blocks of two layers with an identity skip around every block after the first
+    (4 layers: output of layer 2 added to output of layer 4) -> Dense to S*N -> mask activation.
+    """
+
+    def __init__(self, n_src, n_filters, hidden_size, n_layers, bidirectional, norm, mask_act, dropout):
+        super().__init__()
+        self.n_src, self.n_filters = n_src, n_filters
+        self.norm = get_norm(norm, n_filters)
+        lstm_out = hidden_size * (2 if bidirectional else 1)
+        sizes = [min(2, n_layers)]
+        remaining = n_layers - sizes[0]
+        sizes += [2] * (remaining // 2) + [1] * (remaining % 2)
+        self.lstms = nn.CellList([
+            nn.LSTM(n_filters if i == 0 else lstm_out, hidden_size, num_layers=layers, batch_first=True,
+                    bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
+            for i, layers in enumerate(sizes)])
+        self.to_masks = nn.Dense(lstm_out, n_src * n_filters)
+        self.activation = get_mask_activation(mask_act)
+
+    def construct(self, features):
+        hidden = self.lstms[0](self.norm(features))[0]
+        for lstm in self.lstms[1:]:
+            hidden = hidden + lstm(hidden)[0]
+        masks = self.to_masks(hidden)                                  # [B, F, S*N]
+        masks = masks.reshape(masks.shape[0], masks.shape[1], self.n_src, self.n_filters)
+        return self.activation(masks.transpose(0, 2, 1, 3))
+
+
+class TasNet(EncoderMaskerDecoder):
+    """TasNet separator: mixture [B, T] (8 kHz in the paper) -> sources [B, n_src, T].
+
+    n_src: sources to separate. n_filters: N basis signals. frame_length: L samples per frame (hop L/2).
+    hidden_size: LSTM units per direction. n_layers: LSTM layers. bidirectional: BLSTM (non-causal)
+    or LSTM (causal, then use a causal norm). norm: "gLN" | "cLN" | "chanLN". mask_act: "softmax" |
+    "sigmoid" | "relu". dropout: between stacked LSTM layers.
+    """
+
+    def __init__(self, n_src=2, n_filters=500, frame_length=40, hidden_size=500, n_layers=4,
+                 bidirectional=True, norm="chanLN", mask_act="softmax", dropout=0.0):
+        if frame_length % 2:
+            raise ValueError(f"TasNet frame_length must be even (50 % overlap), got {frame_length}")
+        if n_layers < 1:
+            raise ValueError(f"TasNet n_layers must be >= 1, got {n_layers}")
+        if not bidirectional and norm not in CAUSAL_NORMS:
+            raise ValueError(f"a causal TasNet (bidirectional=False) needs a causal norm {CAUSAL_NORMS}, got {norm!r}")
+        hop = frame_length // 2
+        super().__init__(GatedEncoder(n_filters, frame_length, hop),
+                         TasNetMasker(n_src, n_filters, hidden_size, n_layers, bidirectional, norm, mask_act, dropout),
+                         OverlapAddDecoder(n_filters, frame_length, hop), frame_length, hop)
+        self._store_config(n_src=n_src, n_filters=n_filters, frame_length=frame_length, hidden_size=hidden_size,
+                           n_layers=n_layers, bidirectional=bidirectional, norm=norm, mask_act=mask_act,
+                           dropout=dropout)
+
+    def encode(self, padded):
+        return self.encoder(padded)

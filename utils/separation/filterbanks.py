@@ -1,0 +1,67 @@
+"""Learned analysis (encoder) and synthesis (decoder) filterbanks on framed signals.
+
+Encoders take a padded signal [B, T_pad] (see framing.pad_to_frames) and return features [B, F, N]
+(channel-last). A strided Conv1d(1, N, L, stride=hop) is exactly a Dense(L -> N) on the frames, which
+is how it is written here: same maths, and it needs no Conv op for export. The decoder maps each frame
+back to L samples with a Dense(N -> L) and overlap-adds them (ONNX-safe, no Conv1dTranspose).
+"""
+import utils.context  # noqa: F401  (must precede mindspore)
+from mindspore import nn, ops
+
+from utils.separation.framing import frame_ratio, frame_signal, overlap_add
+
+
+class ConvEncoder(nn.Cell):
+    """Conv1d encoder (N filters of L samples, stride hop, no bias), optional ReLU.
+
+    padded: [B, T_pad] -> features [B, F, N]
+    """
+
+    def __init__(self, n_filters, frame_length, hop, relu=True):
+        super().__init__()
+        frame_ratio(frame_length, hop)
+        self.frame_length, self.hop = frame_length, hop
+        self.basis = nn.Dense(frame_length, n_filters, has_bias=False)
+        self.relu = relu
+
+    def construct(self, padded):
+        features = self.basis(frame_signal(padded, self.frame_length, self.hop))
+        return ops.relu(features) if self.relu else features
+
+
+class GatedEncoder(nn.Cell):
+    """TasNet encoder: each frame is divided by its L2 norm, then ReLU(U x) * sigmoid(V x).
+
+    padded: [B, T_pad] -> (features [B, F, N], frame_norms [B, F, 1]); the norms rescale the decoded
+    frames so the output keeps the mixture's loudness.
+    """
+
+    def __init__(self, n_filters, frame_length, hop, eps=1e-8):
+        super().__init__()
+        frame_ratio(frame_length, hop)
+        self.frame_length, self.hop, self.eps = frame_length, hop, eps
+        self.conv_u = nn.Dense(frame_length, n_filters, has_bias=True)
+        self.conv_v = nn.Dense(frame_length, n_filters, has_bias=True)
+
+    def construct(self, padded):
+        frames = frame_signal(padded, self.frame_length, self.hop)
+        norms = ops.sqrt((frames ** 2).sum(-1, keepdims=True) + self.eps)
+        unit_frames = frames / norms
+        return ops.relu(self.conv_u(unit_frames)) * ops.sigmoid(self.conv_v(unit_frames)), norms
+
+
+class OverlapAddDecoder(nn.Cell):
+    """Linear decoder: features [B, S, F, N] (-> optional per-frame gain [B, 1, F, 1] or [B, F, 1])
+    -> signals [B, S, (F + ratio - 1) * hop]."""
+
+    def __init__(self, n_filters, frame_length, hop):
+        super().__init__()
+        frame_ratio(frame_length, hop)
+        self.hop = hop
+        self.basis = nn.Dense(n_filters, frame_length, has_bias=False)
+
+    def construct(self, features, frame_gain=None):
+        frames = self.basis(features)
+        if frame_gain is not None:
+            frames = frames * frame_gain.reshape(frame_gain.shape[0], 1, -1, 1)
+        return overlap_add(frames, self.hop)

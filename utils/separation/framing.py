@@ -1,0 +1,77 @@
+"""Framing and overlap-add written with reshape/concat/slicing only, so they compile in GRAPH_MODE with a
+dynamic length and export to MINDIR/ONNX (no Conv1dTranspose, no fold op).
+
+Convention: a frame is `frame_length` samples long and frames start every `hop` samples, with
+`frame_length` a whole multiple `ratio` of `hop` (50 % overlap is ratio 2). `pad_to_frames` pads
+`(ratio - 1) * hop` samples on the left and enough on the right that every input sample is covered by
+exactly `ratio` frames; `overlap_add` followed by `crop_frames` undoes it.
+"""
+import utils.context  # noqa: F401  (must precede mindspore)
+from mindspore import ops
+
+
+def zero_pad(x, before, after):
+    """Zero-pad axis 1 of x [B, T, ...] by constant widths. Written as a concat because in MindSpore 2.10
+    GRAPH_MODE the gradient of ops.pad (PadV3) is stale after the first step when shapes are static."""
+    zero_slice = ops.zeros_like(x[:, :1])
+    reps = (1,) * (x.ndim - 2)
+    if before:
+        x = ops.concat((zero_slice.tile((1, before) + reps), x), 1)
+    if after:
+        x = ops.concat((x, zero_slice.tile((1, after) + reps)), 1)
+    return x
+
+
+def frame_ratio(frame_length, hop):
+    """Frames per sample (frame_length / hop); a clear error when it is not a whole number."""
+    if hop <= 0 or frame_length % hop:
+        raise ValueError(f"frame_length ({frame_length}) must be a positive multiple of hop ({hop})")
+    return frame_length // hop
+
+
+def pad_to_frames(signal, frame_length, hop):
+    """Pad a batch of signals so whole frames cover it.
+
+    signal: [B, T] -> [B, (ceil(T / hop) + 2 * (ratio - 1)) * hop]
+    """
+    ratio = frame_ratio(frame_length, hop)
+    length = signal.shape[-1]
+    margin = (ratio - 1) * hop
+    padded_length = ((length + hop - 1) // hop) * hop + 2 * margin
+    # Constant pad widths then a dynamic crop: run-time pad widths have no gradient in graph mode.
+    return zero_pad(signal, margin, hop - 1 + margin)[:, :padded_length]
+
+
+def frame_signal(padded, frame_length, hop):
+    """Cut a padded signal into overlapping frames.
+
+    padded: [B, T_pad] with T_pad a multiple of hop (from `pad_to_frames`) -> frames [B, F, frame_length],
+    F = T_pad / hop - ratio + 1.
+    """
+    ratio = frame_ratio(frame_length, hop)
+    chunks = padded.reshape(padded.shape[0], -1, hop)
+    n_frames = chunks.shape[1] - ratio + 1
+    if ratio == 1:
+        return chunks
+    return ops.concat([chunks[:, r:r + n_frames] for r in range(ratio)], axis=2)
+
+
+def overlap_add(frames, hop):
+    """Sum overlapping frames back into a signal (the adjoint of `frame_signal`).
+
+    frames: [..., F, frame_length] -> [..., (F + ratio - 1) * hop]
+    """
+    lead_shape = frames.shape[:-2]
+    n_frames, frame_length = frames.shape[-2], frames.shape[-1]
+    ratio = frame_ratio(frame_length, hop)
+    parts = frames.reshape(-1, n_frames, ratio, hop)
+    total = zero_pad(parts[:, :, 0], 0, ratio - 1)
+    for r in range(1, ratio):
+        total = total + zero_pad(parts[:, :, r], r, ratio - 1 - r)
+    return total.reshape(lead_shape + (-1,))
+
+
+def crop_frames(signal, length, frame_length, hop):
+    """Undo `pad_to_frames`: [..., T_pad] -> [..., length]."""
+    start = (frame_ratio(frame_length, hop) - 1) * hop
+    return signal[..., start:start + length]
