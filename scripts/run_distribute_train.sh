@@ -16,7 +16,7 @@ zoo_check_model "$model"
 [ -f "$table" ] || zoo_die_usage "error: rank table '$table' not found"
 table="$(cd "$(dirname "$table")" && pwd)/$(basename "$table")"
 zoo_python_env
-table_size="$(python -m utils.hccl_tools --validate "$table")" || zoo_die_usage "error: invalid rank table $table"
+table_size="$(cd "$ZOO_ROOT" && python -m utils.hccl_tools --validate "$table")" || zoo_die_usage "error: invalid rank table $table"
 rank_size="$table_size"; rank_start=0
 if [ $# -gt 0 ] && [[ "$1" != --* ]]; then zoo_check_int RANK_SIZE "$1"; rank_size="$1"; shift; fi
 if [ $# -gt 0 ] && [[ "$1" != --* ]]; then zoo_check_int RANK_START "$1"; rank_start="$1"; shift; fi

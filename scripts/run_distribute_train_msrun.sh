@@ -43,7 +43,7 @@ if [ "$status" -ne 0 ]; then
   echo "msrun failed with exit code $status; worker logs in $run_dir/logs:" >&2
   for log in "$run_dir"/logs/worker_*.log; do
     [ -f "$log" ] || continue
-    if grep -qE "Traceback|Error" "$log"; then echo "--- $log" >&2; grep -vE "^\[(WARNING|INFO)\]" "$log" | tail -n 25 >&2; fi
+    if grep -qiE "traceback|error" "$log"; then echo "--- $log" >&2; grep -vE "^\[(WARNING|INFO)\]" "$log" | tail -n 25 >&2; fi
   done
   exit "$status"
 fi
