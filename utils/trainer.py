@@ -172,6 +172,7 @@ class Trainer:
         self.ema = EMA(network.trainable_params(), self.cfg["ema_decay"]) if self.cfg["ema_decay"] > 0 else None
         self.state = TrainState(config=self.config)
         self.compile_seconds = None
+        self.step_seconds = []  # wall time of every step but the compiling first one (data loading excluded)
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _cells(self):
@@ -218,6 +219,7 @@ class Trainer:
         epoch = self.state.epoch
         total = len(self.loader)
         losses = []
+        self.step_seconds = []
         bar = tqdm(total=total, initial=self.state.step_in_epoch, desc=f"epoch {epoch + 1}", unit="step",
                    disable=not self.run.is_main, leave=False, dynamic_ncols=True)
         for batch in self.loader.iterate(epoch, start_batch=self.state.step_in_epoch):
@@ -228,6 +230,8 @@ class Trainer:
             if self.compile_seconds is None:
                 self.compile_seconds = time.perf_counter() - started
                 LOG.info("first step (compile + run): %.2f s", self.compile_seconds)
+            else:
+                self.step_seconds.append(time.perf_counter() - started)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at epoch {epoch + 1}, step "
                                          f"{self.state.step_in_epoch + 1}: lower train.lr or check the data")
@@ -274,7 +278,9 @@ class Trainer:
                       "complete": epoch_done, "steps": steps, "global_step": self.state.global_step,
                       "train_loss": train_loss, "lr": self.lr_schedule(self.state.global_step) * self.state.lr_factor,
                       **{k: float(v) for k, v in metrics.items()}, "best": self.state.best_metric,
-                      "seconds": round(time.time() - started, 2)}
+                      "seconds": round(time.time() - started, 2),
+                      "step_seconds": float(np.median(self.step_seconds)) if self.step_seconds else None,
+                      "compile_seconds": self.compile_seconds}
             self._log_epoch(record)
             if improved:
                 self.save("best")
