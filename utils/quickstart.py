@@ -36,13 +36,18 @@ def corpus_rows(data_dir):
     return rows
 
 
+def job_argv(template, data_dir, model_out):
+    """A step's command line: {data}, {out} and {py} filled in."""
+    return [part.format(data=data_dir, out=model_out, py=sys.executable) for part in template]
+
+
 def run_model(model, steps, data_dir, out_dir):
     """Run one model's steps; returns {step: seconds} and the metrics of the steps that write them."""
     model_out = os.path.join(out_dir, model)
     os.makedirs(model_out, exist_ok=True)
     seconds, metrics = {}, {}
     for name, template, metrics_file in steps:
-        argv = [part.format(data=data_dir, out=model_out, py=sys.executable) for part in template]
+        argv = job_argv(template, data_dir, model_out)
         print(f"\n[{model}] {name}: {shlex.join(argv)}", flush=True)
         started = time.time()
         subprocess.run(argv, cwd=ROOT, check=True)
