@@ -87,9 +87,15 @@ def init_context(device_target="CPU", device_id=None, seed=None, graph_mode=True
         if seed is not None:
             set_seed(seed)
         return _RUN_INFO
-    ms.set_device(target, **({"device_id": int(device_id)} if device_id is not None
-                             else ({"device_id": int(os.environ["DEVICE_ID"])}
-                                   if "DEVICE_ID" in os.environ and target != "CPU" else {})))
+    if device_id is None and "DEVICE_ID" in os.environ and target != "CPU":
+        device_id = os.environ["DEVICE_ID"]
+    try:
+        ms.set_device(target, **({"device_id": int(device_id)} if device_id is not None else {}))
+    except RuntimeError as exc:
+        # MindSpore fixes the device when the first kernel runs; a process that already ran one on
+        # the same device (a test session, a notebook) can go on, another device cannot.
+        if "runtime has been initialized" not in str(exc) or ms.get_context("device_target") != target:
+            raise
     if distributed is None:
         distributed = launched_distributed()
     rank, group_size = 0, 1
