@@ -45,7 +45,7 @@ def length_mask(lengths, max_len):
     lengths: [B] int frames; max_len: padded frame count T.
     Returns float32 [B, 1, T], 1 on frames < length.
     """
-    steps = ops.arange(0, max_len).reshape(1, -1)
+    steps = ops.arange(0, max_len, dtype=ms.int32).reshape(1, -1)  # int32 like lengths (ONNX needs one type)
     return (steps < lengths.reshape(-1, 1)).astype(ms.float32).expand_dims(1)
 
 
@@ -57,7 +57,7 @@ def masked_mean_std(x, weights):
     """
     mean = (x * weights).sum(axis=2)
     var = (weights * (x - mean.expand_dims(2)) ** 2).sum(axis=2)
-    return mean, ops.sqrt(ops.clamp(var, min=_STD_FLOOR))
+    return mean, ops.sqrt(ops.maximum(var, _STD_FLOOR))  # clamp(min=float) has no ONNX export
 
 
 class ReflectConv1d(nn.Cell):
@@ -81,11 +81,12 @@ class ReflectConv1d(nn.Cell):
         if self.pad == 0:
             return self.conv(x)
         max_len = x.shape[-1]
-        last = (lengths - 1).reshape(-1, 1)
-        source = ops.abs(ops.arange(-self.pad, max_len + self.pad)).reshape(1, -1)
-        source = ops.where(source > last, 2 * last - source, source)
+        # Index arithmetic in float32 (exact for these small integers): ONNX Clip rejects int32.
+        last = (lengths.astype(ms.float32) - 1.0).reshape(-1, 1)
+        source = ops.abs(ops.arange(-self.pad, max_len + self.pad, dtype=ms.float32)).reshape(1, -1)
+        source = ops.where(source > last, 2.0 * last - source, source)
         # Frames past 2*last (padding region of short utterances) only feed padded outputs.
-        source = ops.clamp(source, 0, max_len - 1)
+        source = ops.clamp(source, 0.0, max_len - 1.0).astype(ms.int32)
         # gather_elements measured faster here than gather(batch_dims=1) in a full training step.
         source = ops.broadcast_to(source.expand_dims(1), (-1, x.shape[1], -1))
         return self.conv(ops.gather_elements(x, 2, source))

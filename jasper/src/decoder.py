@@ -181,3 +181,29 @@ def beam_search_decode(log_probs, beam_width=16, lm=None, alpha=0.5, beta=1.0, p
 def beam_search_batch(log_probs, lengths, **options):
     """``beam_search_decode`` on each item of [B, T, C] log-probs with [B] valid frame counts."""
     return [beam_search_decode(np.asarray(item)[:int(n)], **options) for item, n in zip(log_probs, lengths)]
+
+
+DECODERS = ("greedy", "beam")
+
+
+def add_decoder_arguments(parser):
+    """--decoder, --lm_path, --beam_width, --alpha, --beta (defaults: the config's ``infer:`` section)."""
+    parser.add_argument("--decoder", choices=DECODERS, default=None, help="CTC decoding (default: infer.decoder)")
+    parser.add_argument("--lm_path", default=None, help="word n-gram LM in ARPA format for the beam search")
+    parser.add_argument("--beam_width", type=int, default=None, help="beam search width (default: infer.beam_width)")
+    parser.add_argument("--alpha", type=float, default=None, help="LM weight (default: infer.alpha)")
+    parser.add_argument("--beta", type=float, default=None, help="word insertion bonus (default: infer.beta)")
+    parser.add_argument("--use_ema", action="store_true", help="use the EMA weights of a training checkpoint")
+
+
+def decoder_settings(args, cfg):
+    """The decoding options actually used, as a dict for logs and metrics.json."""
+    infer = cfg.get("infer") or {}
+    settings = {"decoder": args.decoder or infer.get("decoder", "greedy"),
+                "beam_width": int(args.beam_width or infer.get("beam_width", 16)),
+                "alpha": float(args.alpha if args.alpha is not None else infer.get("alpha", 0.5)),
+                "beta": float(args.beta if args.beta is not None else infer.get("beta", 1.0)),
+                "lm_path": args.lm_path}
+    if settings["lm_path"] and settings["decoder"] != "beam":
+        raise SystemExit("--lm_path needs --decoder beam (greedy decoding cannot use a language model)")
+    return settings

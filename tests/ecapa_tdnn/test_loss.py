@@ -67,3 +67,14 @@ def test_margin_fallbacks_for_large_angles():
                                [np.cos(0.8), np.cos(2.5), np.cos(3.0) - margin * np.sin(margin)], atol=1e-5)
     np.testing.assert_allclose(easy(embeddings, labels).asnumpy()[:, 0],
                                [np.cos(0.8), np.cos(2.0), np.cos(3.0)], atol=1e-5)
+
+
+def test_loss_cell_keeps_network_names_and_prefixes_the_head():
+    from ecapa_tdnn.src.loss import SpeakerClassifierWithLoss
+    from ecapa_tdnn.src.network import ECAPATDNN
+    network = ECAPATDNN(channels=[16, 16, 16, 16, 48], attention_channels=8, se_channels=8, embedding_dim=8)
+    bare_names = [p.name for p in network.get_parameters()]
+    with_loss = SpeakerClassifierWithLoss(network, AAMSoftmaxHead(8, 3))
+    names = [p.name for p in with_loss.get_parameters()]
+    assert names[:len(bare_names)] == bare_names and "blocks.0.conv.conv.weight" in names
+    assert sorted(names[len(bare_names):]) == ["head.margin", "head.weight"]
