@@ -18,8 +18,22 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # model -> list of (step name, argv template, metrics file relative to the model's output folder or None).
-# Templates use {data}, {out} and {py}. Filled in as each model's entry points land.
-MODEL_JOBS = {}
+# Templates use {data} (the tiny corpora), {out} (the model's output folder) and {py} (this Python).
+MODEL_JOBS = {
+    "ecapa_tdnn": [
+        ("train", ["{py}", "ecapa_tdnn/train.py", "--data_dir", "{data}/VoxCeleb1/dev/wav",
+                   "--valid_trials", "{data}/VoxCeleb1/dev_trials.txt", "--musan_dir", "{data}/musan",
+                   "--rir_dir", "{data}/RIRS_NOISES", "--output_dir", "{out}", "--epochs", "3",
+                   "--train.batch_size", "32"], None),
+        ("eval", ["{py}", "ecapa_tdnn/eval.py", "--data_dir", "{data}/VoxCeleb1/test/wav",
+                  "--trials", "{data}/VoxCeleb1/veri_test2.txt", "--ckpt_path", "{out}/best.ckpt",
+                  "--output_dir", "{out}"], "metrics.json"),
+        ("export", ["{py}", "ecapa_tdnn/export.py", "--ckpt_path", "{out}/best.ckpt", "--file_format", "MINDIR",
+                    "--file_name", "{out}/ecapa"], None),
+        ("infer", ["{py}", "ecapa_tdnn/infer.py", "embed", "--ckpt_path", "{out}/ecapa.mindir",
+                   "--input", "{data}/VoxCeleb1/test/wav/id10270", "--output_dir", "{out}/embeddings"], None),
+    ],
+}
 
 
 def corpus_rows(data_dir):
