@@ -9,7 +9,7 @@ import pytest
 from utils.hccl_tools import make_rank_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODEL = "jasper"  # any model folder with a train.py
+MODEL = "ecapa_tdnn"  # any model folder with a train.py
 
 
 def launch(script, *args, env=None, timeout=120, cwd=None):
@@ -49,7 +49,7 @@ def write_table(path, devices):
 def test_rank_table_dry_run_prints_each_rank(tmp_path):
     table = write_table(tmp_path / "rank_table.json", [0, 1, 2, 3])
     (tmp_path / "manifests").mkdir()
-    result = launch("run_distribute_train.sh", MODEL, table, "2", "4", "--dry_run", "--train_manifest",
+    result = launch("run_distribute_train.sh", MODEL, table, "2", "4", "--dry_run", "--data_dir",
                     "manifests", "--epochs", "3", env={"ZOO_RUNS": str(tmp_path / "runs")}, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("rank ")]
@@ -57,7 +57,7 @@ def test_rank_table_dry_run_prints_each_rank(tmp_path):
     for rank, line in enumerate(lines):
         assert f"RANK_TABLE_FILE={table}" in line and "RANK_SIZE=2" in line
         assert f"RANK_ID={rank}" in line and f"DEVICE_ID={4 + rank}" in line
-        assert f"--train_manifest {tmp_path}/manifests" in line  # relative paths made absolute
+        assert f"--data_dir {tmp_path}/manifests" in line  # relative paths made absolute
         assert "--epochs 3" in line and "--device_target Ascend" in line and "--output_dir" in line
     assert "started" not in result.stdout
 
@@ -76,7 +76,7 @@ def test_rank_table_errors(tmp_path):
 def test_msrun_failure_exits_nonzero_with_the_error_shown(tmp_path):
     """A worker that fails (here: an unknown config key) ends the job quickly, its error printed."""
     result = launch("run_distribute_train_msrun.sh", MODEL, "2", "CPU", "--timeout", "60",
-                    "--train_manifest", "x.jsonl", "--valid_manifest", "y.jsonl", "--no_such_key", "1",
+                    "--data_dir", "nowhere", "--no_such_key", "1",
                     env={"ZOO_RUNS": str(tmp_path / "runs")}, timeout=300)
     assert result.returncode != 0
     assert "unknown config key --no_such_key" in result.stderr
