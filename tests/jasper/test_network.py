@@ -56,8 +56,8 @@ def test_tiny_parameter_count_and_config_round_trip():
     assert [len(b.residuals) for b in net.encoder] == [0, 1, 2, 1, 0, 0]
 
 
-def test_cpu_config_is_quartznet_sized():
-    cfg = yaml.safe_load(open("jasper/config.yaml"))
+def test_quartznet_config_is_quartznet_sized():
+    cfg = yaml.safe_load(open("jasper/config_quartznet5x5.yaml"))
     net = JasperNet(**cfg["model"])
     count = count_parameters(net)
     assert count == expected_parameter_count(cfg["model"]["blocks"], 64, 29)

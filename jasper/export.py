@@ -1,0 +1,68 @@
+"""Export Jasper to MINDIR / ONNX / AIR: log-mel features [B, 64, T] + lengths [B] -> log-probs + output lengths.
+
+    python jasper/export.py --ckpt_path runs/jasper/best.ckpt --file_format MINDIR --file_name runs/jasper/jasper \
+        [--fixed_length FRAMES] [--use_ema]
+
+MINDIR keeps batch and time dynamic; ONNX and AIR get a fixed length (--fixed_length feature frames, 10 ms each;
+default 1600 = 16 s). Without --ckpt_path the network of --config_path is exported with random weights (smoke
+tests). NAME.json beside the model lists inputs/outputs (-1 = dynamic axis) and the config eval.py / infer.py need.
+"""
+import os, sys  # noqa: E401
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+
+import logging  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+EXAMPLE_FRAMES = 1600
+
+
+def add_arguments(parser):
+    parser.add_argument("--ckpt_path", default=None, help="training or network checkpoint (default: random init)")
+    parser.add_argument("--file_format", default="MINDIR", choices=["MINDIR", "ONNX", "AIR"], help="output format")
+    parser.add_argument("--file_name", required=True, help="output path without (or with) the extension")
+    parser.add_argument("--fixed_length", type=int, default=None,
+                        help="export batch 1 of this many feature frames (Ascend 310, ONNX) instead of dynamic axes")
+    parser.add_argument("--use_ema", action="store_true", help="export the EMA weights of a training checkpoint")
+
+
+def main():
+    args, cfg, run = start(__file__, "Export Jasper", add_arguments)
+    from jasper.src.network import build_network, count_parameters, input_specs
+    from utils.checkpoint import checkpoint_config, load_network
+    from utils.export import export_network
+
+    log = logging.getLogger("zoo.export")
+    config = cfg.to_dict()
+    if args.ckpt_path:
+        stored = checkpoint_config(args.ckpt_path)
+        if not stored.get("model"):
+            raise SystemExit(f"jasper/export.py: {args.ckpt_path} stores no model config (not written by train.py)")
+        config = stored
+    network = build_network(config)
+    if args.ckpt_path:
+        load_network(args.ckpt_path, network, use_ema=args.use_ema)
+        log.info("loaded %s%s", args.ckpt_path, " (EMA weights)" if args.use_ema else "")
+    else:
+        log.warning("no --ckpt_path: exporting randomly initialised weights")
+    network.set_train(False)
+    in_features = int(config["model"]["in_features"])
+    rng = np.random.default_rng(0)
+
+    def make_inputs(batch, frames):
+        return [rng.standard_normal((batch, in_features, frames)).astype(np.float32),
+                np.full(batch, frames, dtype=np.int32)]
+
+    path, description = export_network(
+        network, input_specs(in_features), args.file_name, args.file_format, make_inputs=make_inputs,
+        input_names=["features", "feature_lengths"], output_names=["log_probs", "output_lengths"],
+        fixed_length=args.fixed_length, example_length=EXAMPLE_FRAMES, config=config)
+    log.info("%s: %.2f M parameters, inputs %s, outputs %s", path, count_parameters(network) / 1e6,
+             [(d["name"], d["shape"]) for d in description["inputs"]],
+             [(d["name"], d["shape"]) for d in description["outputs"]])
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
