@@ -17,7 +17,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# model -> list of (step name, argv template, metrics file relative to the model's output folder or None).
+# model -> list of (step name, argv template, metrics) where metrics is None or
+# "FILE:key,key" (a JSON file in the model's output folder and the keys shown in the table).
 # Templates use {data} (the tiny corpora), {out} (the model's output folder) and {py} (this Python).
 MODEL_JOBS = {
     "ecapa_tdnn": [
@@ -27,11 +28,24 @@ MODEL_JOBS = {
                    "--train.batch_size", "32"], None),
         ("eval", ["{py}", "ecapa_tdnn/eval.py", "--data_dir", "{data}/VoxCeleb1/test/wav",
                   "--trials", "{data}/VoxCeleb1/veri_test2.txt", "--ckpt_path", "{out}/best.ckpt",
-                  "--output_dir", "{out}"], "metrics.json"),
+                  "--output_dir", "{out}"], "metrics.json:eer,min_dcf,n_trials"),
         ("export", ["{py}", "ecapa_tdnn/export.py", "--ckpt_path", "{out}/best.ckpt", "--file_format", "MINDIR",
                     "--file_name", "{out}/ecapa"], None),
         ("infer", ["{py}", "ecapa_tdnn/infer.py", "embed", "--ckpt_path", "{out}/ecapa.mindir",
                    "--input", "{data}/VoxCeleb1/test/wav/id10270", "--output_dir", "{out}/embeddings"], None),
+    ],
+    "jasper": [
+        ("preprocess", ["{py}", "jasper/preprocess.py", "--data_dir", "{data}/LibriSpeech", "--output_dir",
+                        "{out}/manifests"], None),
+        ("train", ["{py}", "jasper/train.py", "--train_manifest", "{out}/manifests/train-clean-100.jsonl",
+                   "--valid_manifest", "{out}/manifests/dev-clean.jsonl", "--output_dir", "{out}/run",
+                   "--train.max_steps", "60", "--train.batch_size", "16"], None),
+        ("eval", ["{py}", "jasper/eval.py", "--manifest", "{out}/manifests/test-clean.jsonl", "--ckpt_path",
+                  "{out}/run/best.ckpt", "--output_dir", "{out}"], "metrics.json:wer,cer,n_utterances"),
+        ("export", ["{py}", "jasper/export.py", "--ckpt_path", "{out}/run/best.ckpt", "--file_format", "MINDIR",
+                    "--file_name", "{out}/jasper"], None),
+        ("infer", ["{py}", "jasper/infer.py", "--ckpt_path", "{out}/jasper.mindir", "--input",
+                   "{data}/LibriSpeech/test-clean", "--output_dir", "{out}/infer"], None),
     ],
 }
 
@@ -67,8 +81,10 @@ def run_model(model, steps, data_dir, out_dir):
         subprocess.run(argv, cwd=ROOT, check=True)
         seconds[name] = time.time() - started
         if metrics_file:
-            with open(os.path.join(model_out, metrics_file), encoding="utf-8") as handle:
-                metrics.update(json.load(handle))
+            name, _, keys = metrics_file.partition(":")
+            with open(os.path.join(model_out, name), encoding="utf-8") as handle:
+                values = json.load(handle)
+            metrics.update({key: values[key] for key in keys.split(",")} if keys else values)
     return seconds, metrics
 
 
