@@ -104,7 +104,7 @@ def main(argv=None):
         results.append((model, metrics, seconds))
     if results:
         lines += ["", "## Models (short CPU runs on the tiny corpora)", "",
-                  "| model | metrics | seconds per step |", "|---|---|---|"]
+                  "| model | metrics | wall seconds per stage |", "|---|---|---|"]
         for model, metrics, seconds in results:
             shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
             lines.append(f"| {model} | {shown} | " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + " |")
