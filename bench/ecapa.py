@@ -14,10 +14,10 @@ otherwise its columns say why they are empty.
 import argparse
 import os
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench.common import time_calls  # noqa: E402
 
 import utils.context  # noqa: E402,F401  (environment before mindspore)
 
@@ -26,19 +26,6 @@ from tqdm import tqdm  # noqa: E402
 
 FRAMES_PER_SECOND = 100
 N_CLASSES = 1211
-
-
-def median_seconds(call, repeats):
-    """(median seconds of ``repeats`` calls, seconds of the first call = compile + run)."""
-    started = time.perf_counter()
-    call()
-    first = time.perf_counter() - started
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return float(np.median(times)), first
 
 
 def measure_mindspore(model_cfg, batch, crop_frames, utterance_frames, repeats):
@@ -57,12 +44,12 @@ def measure_mindspore(model_cfg, batch, crop_frames, utterance_frames, repeats):
     inputs = (ms.Tensor(rng.standard_normal((batch, model_cfg["input_dim"], crop_frames)).astype(np.float32)),
               ms.Tensor(np.full(batch, crop_frames, np.int32)),
               ms.Tensor(rng.integers(0, N_CLASSES, batch).astype(np.int32)))
-    step_s, compile_s = median_seconds(lambda: step(*inputs).asnumpy(), repeats)
+    compile_s, step_s = time_calls(lambda: step(*inputs).asnumpy(), repeats)
     network.set_train(False)
     dynamic_inputs(network)
     utterance = (ms.Tensor(rng.standard_normal((1, model_cfg["input_dim"], utterance_frames)).astype(np.float32)),
                  ms.Tensor(np.array([utterance_frames], np.int32)))
-    embed_s, _ = median_seconds(lambda: network(*utterance).asnumpy(), repeats)
+    _, embed_s = time_calls(lambda: network(*utterance).asnumpy(), repeats)
     return {"params_m": count_parameters(network) / 1e6, "step_s": step_s, "compile_s": compile_s,
             "rtf": embed_s / (utterance_frames / FRAMES_PER_SECOND)}
 
@@ -91,11 +78,11 @@ def measure_speechbrain(model_cfg, batch, crop_frames, utterance_frames, repeats
         torch.nn.functional.cross_entropy(logits, labels).backward()
         optimizer.step()
 
-    step_s, compile_s = median_seconds(train_step, repeats)
+    compile_s, step_s = time_calls(train_step, repeats)
     model.eval()
     utterance = torch.randn(1, utterance_frames, model_cfg["input_dim"])
     with torch.no_grad():
-        embed_s, _ = median_seconds(lambda: model(utterance), repeats)
+        _, embed_s = time_calls(lambda: model(utterance), repeats)
     return {"step_s": step_s, "compile_s": compile_s, "rtf": embed_s / (utterance_frames / FRAMES_PER_SECOND)}
 
 

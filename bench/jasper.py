@@ -10,13 +10,12 @@
 """
 import os, sys  # noqa: E401
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.common import time_calls  # noqa: E402
 import utils.context  # noqa: E402,F401  (environment before mindspore)
 
 import argparse  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 import mindspore as ms  # noqa: E402
 
@@ -33,19 +32,6 @@ JASPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 FRAMES_PER_SECOND = 100
 
 
-def timed(fn, repeats):
-    """(first call seconds, median of ``repeats`` later calls)."""
-    started = time.perf_counter()
-    fn()
-    first = time.perf_counter() - started
-    times = []
-    for _ in tqdm(range(repeats), desc="repeats", leave=False):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return first, float(np.median(times))
-
-
 def train_step_row(cfg, batch, seconds, repeats):
     network = build_network(cfg.to_dict())
     step = TrainStep(JasperWithCTCLoss(network), build_optimizer(network, cfg.train))
@@ -56,7 +42,7 @@ def train_step_row(cfg, batch, seconds, repeats):
               ms.Tensor(np.full(batch, frames, np.int32)),
               ms.Tensor(rng.integers(0, 28, (batch, int(seconds * 12))).astype(np.int32)),
               ms.Tensor(np.full(batch, int(seconds * 12), np.int32))]
-    first, median = timed(lambda: step(*inputs).asnumpy(), repeats)
+    first, median = time_calls(lambda: step(*inputs).asnumpy(), repeats)
     return (f"train step, default config ({count_parameters(network) / 1e6:.1f} M), {batch} x {seconds:g} s",
             f"{median:.3f} s/step", f"compile + first step {first:.1f} s")
 
@@ -73,7 +59,7 @@ def rtf_row(cfg, seconds, repeats):
         log_probs, lengths = network(ms.Tensor(feats), ms.Tensor(np.array([feats.shape[-1]], np.int32)))
         return greedy_decode(log_probs.asnumpy(), lengths.asnumpy())
 
-    _, median = timed(transcribe, repeats)
+    _, median = time_calls(transcribe, repeats)
     return (f"transcription, default config, one {seconds:g} s recording", f"RTF {median / seconds:.3f}",
             f"{median:.3f} s (features + network + greedy)")
 
@@ -86,7 +72,7 @@ def forward_row(config_name, seconds, repeats):
     shape = (1, int(cfg.model.in_features), frames)
     feats = ms.Tensor(np.random.default_rng(2).standard_normal(shape).astype(np.float32))
     lengths = ms.Tensor(np.array([frames], np.int32))
-    first, median = timed(lambda: network(feats, lengths)[0].asnumpy(), repeats)
+    first, median = time_calls(lambda: network(feats, lengths)[0].asnumpy(), repeats)
     return (f"forward, {config_name} ({count_parameters(network) / 1e6:.1f} M), batch 1 x {seconds:g} s",
             f"{median:.3f} s (RTF {median / seconds:.3f})", f"compile + first {first:.1f} s")
 

@@ -12,42 +12,22 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from functools import partial  # noqa: E402
+
+from utils.export import add_export_arguments  # noqa: E402
 
 DEFAULT_FIXED_FRAMES = 300
 
 
-def add_arguments(parser):
-    parser.add_argument("--ckpt_path", default=None, help="checkpoint to export (default: random weights built "
-                                                          "from the config, for smoke tests)")
-    parser.add_argument("--file_format", default="MINDIR", type=str.upper, choices=["MINDIR", "ONNX", "AIR"],
-                        help="output format (default: %(default)s)")
-    parser.add_argument("--file_name", required=True, help="output path without (or with) the extension")
-    parser.add_argument("--fixed_length", type=int, default=None, help="export batch 1 of this many frames "
-                                                                       "(10 ms each) instead of dynamic axes")
-    parser.add_argument("--use_ema", action="store_true", help="export the EMA weights of the checkpoint")
-
-
 def main():
-    args, cfg, _ = start(__file__, "Export the ECAPA-TDNN embedding network", add_arguments)
-    import logging
-
+    args, cfg, _ = start(__file__, "Export the ECAPA-TDNN embedding network",
+                         partial(add_export_arguments, length_unit="frames (10 ms)"))
     import numpy as np
 
     from ecapa_tdnn.src.verification import build_network, embedding_input_specs
-    from utils.checkpoint import checkpoint_config, load_network
-    from utils.export import export_network
+    from utils.export import export_network, log_description, network_for_export
 
-    log = logging.getLogger("zoo.export")
-    config = cfg.to_dict()
-    if args.ckpt_path:
-        # the checkpoint's own config describes its architecture and front end
-        config = checkpoint_config(args.ckpt_path) or config
-    network = build_network(config)
-    if args.ckpt_path:
-        load_network(args.ckpt_path, network, use_ema=args.use_ema)
-        log.info("loaded %s", args.ckpt_path)
-    else:
-        log.warning("no --ckpt_path: exporting RANDOM weights (smoke test only)")
+    network, config = network_for_export(args, cfg, build_network)
     input_dim = int(config["model"]["input_dim"])
     network.set_inputs(*embedding_input_specs(input_dim))  # the shape probes below then share one compile
 
@@ -59,8 +39,7 @@ def main():
                                        make_inputs, input_names=["features", "lengths"],
                                        output_names=["embeddings"], fixed_length=args.fixed_length,
                                        example_length=DEFAULT_FIXED_FRAMES, config=config)
-    log.info("inputs %s -> outputs %s", [(i["name"], i["shape"]) for i in description["inputs"]],
-             [(o["name"], o["shape"]) for o in description["outputs"]])
+    log_description(path, description)
     print(path)
 
 

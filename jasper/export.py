@@ -12,41 +12,22 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 import logging  # noqa: E402
+from functools import partial  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from utils.export import add_export_arguments  # noqa: E402
 
 EXAMPLE_FRAMES = 1600
 
 
-def add_arguments(parser):
-    parser.add_argument("--ckpt_path", default=None, help="training or network checkpoint (default: random init)")
-    parser.add_argument("--file_format", default="MINDIR", choices=["MINDIR", "ONNX", "AIR"], help="output format")
-    parser.add_argument("--file_name", required=True, help="output path without (or with) the extension")
-    parser.add_argument("--fixed_length", type=int, default=None,
-                        help="export batch 1 of this many feature frames (Ascend 310, ONNX) instead of dynamic axes")
-    parser.add_argument("--use_ema", action="store_true", help="export the EMA weights of a training checkpoint")
-
-
 def main():
-    args, cfg, run = start(__file__, "Export Jasper", add_arguments)
+    args, cfg, run = start(__file__, "Export Jasper", partial(add_export_arguments, length_unit="feature frames"))
     from jasper.src.network import build_network, count_parameters, input_specs
-    from utils.checkpoint import checkpoint_config, load_network
-    from utils.export import export_network
+    from utils.export import export_network, network_for_export
 
     log = logging.getLogger("zoo.export")
-    config = cfg.to_dict()
-    if args.ckpt_path:
-        stored = checkpoint_config(args.ckpt_path)
-        if not stored.get("model"):
-            raise SystemExit(f"jasper/export.py: {args.ckpt_path} stores no model config (not written by train.py)")
-        config = stored
-    network = build_network(config)
-    if args.ckpt_path:
-        load_network(args.ckpt_path, network, use_ema=args.use_ema)
-        log.info("loaded %s%s", args.ckpt_path, " (EMA weights)" if args.use_ema else "")
-    else:
-        log.warning("no --ckpt_path: exporting randomly initialised weights")
-    network.set_train(False)
+    network, config = network_for_export(args, cfg, build_network)
     in_features = int(config["model"]["in_features"])
     rng = np.random.default_rng(0)
 

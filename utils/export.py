@@ -82,3 +82,41 @@ def _output_specs(network, make_inputs, output_names, exported_inputs):
     names = output_names or [f"output_{i}" for i in range(len(first))]
     return [_spec(name, [x if (x == y or not dynamic) else -1 for x, y in zip(sa, sb)], dtype)
             for name, (sa, dtype), (sb, _) in zip(names, first, second)]
+
+
+def add_export_arguments(parser, length_unit="samples"):
+    """The flags every ``<model>/export.py`` takes."""
+    parser.add_argument("--ckpt_path", default=None,
+                        help="checkpoint to export (default: random weights from the config, for smoke tests)")
+    parser.add_argument("--file_format", default="MINDIR", type=str.upper, choices=list(EXTENSIONS),
+                        help="output format (default: %(default)s)")
+    parser.add_argument("--file_name", required=True, help="output path, with or without the extension")
+    parser.add_argument("--fixed_length", type=int, default=None,
+                        help=f"export batch 1 of this many {length_unit} instead of dynamic axes (Ascend 310, ONNX)")
+    parser.add_argument("--use_ema", action="store_true", help="export the EMA weights of the checkpoint")
+
+
+def network_for_export(args, cfg, build_network):
+    """(network in eval mode, its config): the checkpoint's stored config and weights when
+    ``--ckpt_path`` is given (the architecture the weights were trained with), else random weights
+    from the config files (smoke tests, with a warning)."""
+    from utils.checkpoint import checkpoint_config, load_network
+    config = cfg.to_dict()
+    if args.ckpt_path:
+        stored = checkpoint_config(args.ckpt_path)
+        if not stored.get("model"):
+            raise SystemExit(f"{args.ckpt_path} stores no model config: it was not written by this zoo's train.py")
+        config = stored
+    network = build_network(config)
+    if args.ckpt_path:
+        load_network(args.ckpt_path, network, use_ema=args.use_ema)
+        LOG.info("loaded %s%s", args.ckpt_path, " (EMA weights)" if args.use_ema else "")
+    else:
+        LOG.warning("no --ckpt_path: exporting RANDOM weights (smoke test only)")
+    network.set_train(False)
+    return network, config
+
+
+def log_description(path, description):
+    LOG.info("%s: inputs %s -> outputs %s", path, [(d["name"], d["shape"]) for d in description["inputs"]],
+             [(d["name"], d["shape"]) for d in description["outputs"]])

@@ -1,0 +1,18 @@
+"""Timing shared by the benchmarks."""
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+
+def time_calls(call, repeats):
+    """(seconds of the first call = compile + run, median seconds of ``repeats`` later calls)."""
+    started = time.perf_counter()
+    call()
+    first = time.perf_counter() - started
+    times = []
+    for _ in tqdm(range(repeats), desc="repeats", leave=False):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return first, float(np.median(times))
