@@ -135,11 +135,15 @@ class SeparationDataset:
     when the utterance is shorter; None returns whole utterances (evaluation).
     seed / set_epoch(epoch): crops are drawn from (seed, epoch, index), reproducible on any worker.
     num_shards / shard_id: keep items shard_id, shard_id + num_shards, ... (disjoint, together all).
+    dynamic_mixing: probability (training only) that an item is a NEW mixture: its own first source plus
+    source k of a random other item for every k > 1, each at a random offset and a random gain within
+    +-remix_gain_db, summed. A small corpus then yields different mixtures every epoch.
     Unreadable files are counted in `bad_files` {path: error}, logged once each, and replaced by the next
     item so training goes on; `report()` summarises them.
     """
 
-    def __init__(self, items, sample_rate=8000, segment_seconds=None, seed=0, num_shards=1, shard_id=0):
+    def __init__(self, items, sample_rate=8000, segment_seconds=None, seed=0, num_shards=1, shard_id=0,
+                 dynamic_mixing=0.0, remix_gain_db=2.5):
         if not 0 <= shard_id < num_shards:
             raise ValueError(f"shard_id must be in [0, {num_shards}), got {shard_id}")
         self.items = list(items)[shard_id::num_shards]
@@ -148,6 +152,9 @@ class SeparationDataset:
         self.sample_rate = sample_rate
         self.segment = None if segment_seconds is None else int(round(segment_seconds * sample_rate))
         self.seed, self.epoch = seed, 0
+        if not 0.0 <= dynamic_mixing <= 1.0:
+            raise ValueError(f"dynamic_mixing is a probability in [0, 1], got {dynamic_mixing}")
+        self.dynamic_mixing, self.remix_gain_db = float(dynamic_mixing), float(remix_gain_db)
         self.bad_files = {}
 
     def __len__(self):
@@ -162,10 +169,12 @@ class SeparationDataset:
 
     def get(self, index, rng=None):
         """Item `index` (see class doc); rng draws the crop (a fixed start 0 when None)."""
+        remix = self.segment is not None and rng is not None and self.dynamic_mixing > 0 \
+            and rng.random() < self.dynamic_mixing
         for attempt in range(len(self.items)):
             item = self.items[(index + attempt) % len(self.items)]
             try:
-                mixture, sources = self._load(item)
+                mixture, sources = self._remix(item, rng) if remix else self._load(item)
             except (OSError, ValueError) as error:
                 if item.mixture_path not in self.bad_files:
                     logger.warning("skipping mixture %s: %s", item.mixture_path, error)
@@ -180,6 +189,19 @@ class SeparationDataset:
         sources = [read_audio(path, self.sample_rate)[0] for path in item.source_paths]
         length = min([mixture.size] + [s.size for s in sources])
         return mixture[:length], np.stack([s[:length] for s in sources])
+
+    def _remix(self, item, rng):
+        """Dynamic mixing (see class doc): (new mixture [T], sources [S, T]), T = the shortest source used."""
+        partners = [item] + [self.items[int(rng.integers(len(self.items)))] for _ in item.source_paths[1:]]
+        waves = [read_audio(partner.source_paths[k], self.sample_rate)[0] for k, partner in enumerate(partners)]
+        length = min(wave.size for wave in waves)
+        sources = []
+        for wave in waves:
+            start = int(rng.integers(0, wave.size - length + 1))
+            gain = 10.0 ** (rng.uniform(-self.remix_gain_db, self.remix_gain_db) / 20.0)
+            sources.append(wave[start:start + length] * gain)
+        sources = np.stack(sources).astype(np.float32)
+        return sources.sum(axis=0), sources
 
     def _crop(self, mixture, sources, rng):
         length = mixture.size

@@ -5,8 +5,9 @@ import shutil
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
-from utils.audio import write_audio
+from utils.audio import read_audio, write_audio
 from utils.separation.data import (SeparationDataset, collate, find_items, read_librimix_csv, read_wsj0_split)
 
 RATE = 8000
@@ -145,3 +146,39 @@ def test_generator_dataset_yields_the_items(tmp_path):
         np.testing.assert_array_equal(mixture, expected[0])
         np.testing.assert_array_equal(sources, expected[1])
         assert int(length) == int(expected[2]) == 2000
+
+
+def test_dynamic_mixing_builds_new_mixtures_from_the_item_and_random_partners(tmp_path):
+    folder = make_librimix(str(tmp_path), lengths=(4000, 9000, 2500, 6000))
+    items = find_items(folder, "train")
+    sources_on_disk = {(p, k): read_audio(p, RATE)[0] for item in items for k, p in enumerate(item.source_paths)}
+    dataset = SeparationDataset(items, RATE, segment_seconds=0.25, seed=0, dynamic_mixing=1.0, remix_gain_db=3.0)
+    partners_seen = set()
+    for index in range(len(items)):
+        mixture, sources, length = dataset.get(index, np.random.default_rng(index))
+        assert mixture.shape == (2000,) and sources.shape == (2, 2000) and length == 2000
+        np.testing.assert_allclose(mixture, sources.sum(0), atol=1e-6)
+        # every remixed source is a scaled excerpt (gain within +-3 dB) of the same slot of some item
+        for k, source in enumerate(sources):
+            matches = []
+            for item in items:
+                windows = sliding_window_view(sources_on_disk[(item.source_paths[k], k)], 2000)
+                gains = windows @ source / (windows ** 2).sum(-1)
+                errors = np.abs(source - gains[:, None] * windows).max(-1)
+                errors[gains <= 0] = np.inf  # a tone half a period later matches with a negative gain
+                if errors.min() < 1e-5:
+                    matches.append((item.mixture_id, gains[errors.argmin()]))
+            assert matches, f"item {index} source {k} is not an excerpt of any s{k + 1} file"
+            assert all(10 ** (-3 / 20) - 1e-4 <= gain <= 10 ** (3 / 20) + 1e-4 for _, gain in matches)
+            if k == 0:
+                assert items[index].mixture_id in [name for name, _ in matches]
+            else:
+                partners_seen.update(name for name, _ in matches)
+    assert len(partners_seen) > 1  # partners are drawn at random, not fixed
+    # reproducible from the rng, and off for evaluation datasets
+    again = dataset.get(1, np.random.default_rng(1))[0]
+    np.testing.assert_array_equal(again, dataset.get(1, np.random.default_rng(1))[0])
+    plain = SeparationDataset(items, RATE, segment_seconds=None, dynamic_mixing=1.0).get(1)
+    np.testing.assert_allclose(plain[0], read_audio(items[1].mixture_path, RATE)[0], atol=1e-6)
+    with pytest.raises(ValueError, match="probability"):
+        SeparationDataset(items, RATE, dynamic_mixing=1.5)

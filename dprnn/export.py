@@ -1,0 +1,16 @@
+"""Export DPRNN (mixture [B, T] -> sources [B, n_src, T]) to MINDIR (dynamic batch and length), ONNX or AIR.
+
+    python dprnn/export.py [--ckpt_path OUT/best.ckpt] --file_format MINDIR --file_name OUT/dprnn [--fixed_length 32000]
+
+Without --ckpt_path the network has random weights (smoke tests). NAME.json beside the file holds the config.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from utils.cli import start  # noqa: E402,F401  (first: sets the environment before mindspore loads)
+
+if __name__ == "__main__":
+    from dprnn.src.network import DPRNN
+    from utils.separation.export import export_main
+    export_main(__file__, DPRNN, "Export DPRNN speech separation")

@@ -1,0 +1,15 @@
+"""Train DPRNN on LibriMix or wsj0-2mix: random segments, PIT SI-SNR loss, SI-SNRi on full dev utterances.
+
+    python dprnn/train.py --data_dir Libri2Mix --output_dir OUT [--resume OUT/last.ckpt] [--config_path dprnn/config_paper.yaml]
+        [--train.max_steps 20] [--key value ...]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from utils.cli import start  # noqa: E402,F401  (first: sets the environment before mindspore loads)
+
+if __name__ == "__main__":
+    from dprnn.src.network import DPRNN
+    from utils.separation.train import train_main
+    train_main(__file__, DPRNN, "Train DPRNN speech separation")

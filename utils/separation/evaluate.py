@@ -1,0 +1,116 @@
+"""`<model>/eval.py` for every separation model: SI-SNRi and SDRi (BSS-eval v3, PIT) over FULL test utterances.
+
+    python tasnet/eval.py --data_dir Libri2Mix --ckpt_path OUT/best.ckpt --output_dir EVAL [--split test] [--save_wavs]
+
+Writes EVAL/metrics.json (si_snri, sdri, si_snr, sdr, n_utterances, ...) and EVAL/per_utterance.csv;
+with --save_wavs EVAL/wavs/<mixture_id>_s<k>.wav, source k matched to reference k.
+"""
+import csv
+import json
+import logging
+import os
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from utils.cli import start
+
+LOG = logging.getLogger("zoo.eval")
+COLUMNS = ("si_snr", "si_snri", "sdr", "sdri", "audio_seconds", "seconds")
+
+
+def add_eval_arguments(parser):
+    parser.add_argument("--data_dir", required=True, help="LibriMix root or wsj0-2mix root (as for train.py)")
+    parser.add_argument("--ckpt_path", required=True, help="trained checkpoint (.ckpt) or exported .mindir")
+    parser.add_argument("--output_dir", required=True, help="metrics.json, per_utterance.csv (and wavs) go here")
+    parser.add_argument("--split", default="test", help="test (test / tt), valid, or a corpus split name")
+    parser.add_argument("--save_wavs", action="store_true", help="also write the separated sources as wavs")
+    parser.add_argument("--use_ema", action="store_true", help="evaluate the EMA weights of the checkpoint")
+
+
+def utterance_metrics(estimates, sources, mixture):
+    """estimates, sources [S, T], mixture [T] -> (metrics dict in dB averaged over sources, perm) where
+    estimates[perm[j]] is matched to sources[j] (by SI-SNR; SDR uses BSS-eval's own SIR-based matching)."""
+    from utils.metrics import bss_eval_sources, pit, si_snr
+    si_snr_value, perm = pit(si_snr, estimates, sources)
+    mixture_si_snr = float(np.mean(si_snr(mixture, sources)))
+    sdr_values = bss_eval_sources(estimates, sources)[0]
+    mixture_sdr = bss_eval_sources(np.broadcast_to(mixture, sources.shape), sources, compute_permutation=False)[0]
+    return {"si_snr": float(si_snr_value), "si_snri": float(si_snr_value - mixture_si_snr),
+            "sdr": float(np.mean(sdr_values)), "sdri": float(np.mean(sdr_values - mixture_sdr))}, perm
+
+
+def evaluate(model, items, sample_rate, run, wav_dir=None):
+    """Score every item of this rank's shard; returns the rows of ALL ranks as
+    [(item index, {column: value})] sorted by index."""
+    from utils.audio import write_audio
+    from utils.distributed import all_gather_lists
+    from utils.separation.data import SeparationDataset
+    from utils.separation.separate import separate
+
+    mine = list(range(run.rank, len(items), run.group_size))
+    dataset = SeparationDataset([items[i] for i in mine], sample_rate) if mine else None
+    columns = {name: [] for name in ("index",) + COLUMNS}
+    for position, index in enumerate(tqdm(mine, desc="evaluation", unit="utt", disable=not run.is_main)):
+        mixture, sources, _ = dataset.get(position)
+        if dataset.bad_files:
+            raise RuntimeError(f"cannot evaluate: {dataset.report()}")
+        started = time.perf_counter()
+        estimates = separate(model, mixture)
+        separation_seconds = time.perf_counter() - started
+        values, perm = utterance_metrics(estimates, sources, mixture)
+        for name, value in values.items():
+            columns[name].append(value)
+        columns["seconds"].append(separation_seconds)
+        columns["audio_seconds"].append(len(mixture) / sample_rate)
+        columns["index"].append(index)
+        if wav_dir:
+            for k, source in enumerate(estimates[perm], start=1):
+                peak = max(float(np.abs(source).max()), 1e-8)
+                write_audio(os.path.join(wav_dir, f"{items[index].mixture_id}_s{k}.wav"),
+                            source * min(1.0, 0.99 / peak), sample_rate)
+    gathered = {name: all_gather_lists(values) for name, values in columns.items()}
+    rows = sorted(zip([int(i) for i in gathered["index"]],
+                      [dict(zip(COLUMNS, values)) for values in zip(*(gathered[c] for c in COLUMNS))]))
+    if [index for index, _ in rows] != list(range(len(items))):
+        raise RuntimeError(f"evaluation covered {len(rows)} utterances instead of each of the {len(items)} once")
+    return rows
+
+
+def eval_main(entry_file, network_class, description):
+    """The whole evaluation entry point for `network_class` (built from the checkpoint's config)."""
+    args, cfg, run = start(entry_file, description, add_eval_arguments)
+    from utils.inference import load_model
+    from utils.separation.separate import mixture_spec, network_builder
+    from utils.separation.train import find_split
+
+    model = load_model(args.ckpt_path, network_builder(network_class), args.use_ema, input_specs=[mixture_spec()])
+    config = model.config or cfg.to_dict()
+    data_cfg = type(cfg)(config.get("data", cfg.data))
+    sample_rate = int(data_cfg.sample_rate)
+    items = find_split(args.data_dir, args.split, data_cfg)
+    LOG.info("evaluating %s on %d %s mixtures of %s", args.ckpt_path, len(items), args.split, args.data_dir)
+    wav_dir = os.path.join(args.output_dir, "wavs") if args.save_wavs else None
+    rows = evaluate(model, items, sample_rate, run, wav_dir)
+    metrics = {name: float(np.mean([row[name] for _, row in rows])) for name in ("si_snri", "sdri", "si_snr", "sdr")}
+    metrics.update(n_utterances=len(rows), split=args.split, checkpoint=os.path.abspath(args.ckpt_path),
+                   audio_seconds=float(sum(row["audio_seconds"] for _, row in rows)),
+                   separation_seconds=float(sum(row["seconds"] for _, row in rows)))
+    warm = rows[1:] or rows  # the first utterance also pays the one-time graph compile
+    metrics["real_time_factor"] = (sum(row["seconds"] for _, row in warm)
+                                   / max(sum(row["audio_seconds"] for _, row in warm), 1e-9))
+    if run.is_main:
+        os.makedirs(args.output_dir, exist_ok=True)
+        with open(os.path.join(args.output_dir, "metrics.json"), "w", encoding="utf-8") as handle:
+            json.dump(metrics, handle, indent=2)
+        with open(os.path.join(args.output_dir, "per_utterance.csv"), "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(("mixture_id",) + COLUMNS)
+            for index, row in rows:
+                writer.writerow([items[index].mixture_id] + [f"{row[c]:.4f}" for c in COLUMNS])
+    LOG.info("%s: SI-SNRi %.2f dB, SDRi %.2f dB (SI-SNR %.2f, SDR %.2f) over %d utterances -> %s", args.split,
+             metrics["si_snri"], metrics["sdri"], metrics["si_snr"], metrics["sdr"], len(rows),
+             os.path.join(args.output_dir, "metrics.json"))
+    print(json.dumps({k: metrics[k] for k in ("si_snri", "sdri", "n_utterances")}))
+    return metrics
