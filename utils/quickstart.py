@@ -21,6 +21,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # "FILE:key,key" (a JSON file in the model's output folder and the keys shown in the table).
 # Templates use {data} (the tiny corpora), {out} (the model's output folder) and {py} (this Python).
 MODEL_JOBS = {
+    "tasnet": [
+        ("train", ["{py}", "tasnet/train.py", "--data_dir", "{data}/Libri2Mix", "--output_dir", "{out}",
+                   "--train.max_steps", "100", "--train.batch_size", "4"], None),
+        ("eval", ["{py}", "tasnet/eval.py", "--data_dir", "{data}/Libri2Mix", "--ckpt_path", "{out}/best.ckpt",
+                  "--output_dir", "{out}"], "metrics.json:si_snri,sdri,n_utterances"),
+        ("export", ["{py}", "tasnet/export.py", "--ckpt_path", "{out}/best.ckpt", "--file_format", "MINDIR",
+                    "--file_name", "{out}/tasnet"], None),
+        ("infer", ["{py}", "tasnet/infer.py", "--ckpt_path", "{out}/tasnet.mindir", "--input",
+                   "{data}/Libri2Mix/wav8k/min/test/mix_clean", "--output_dir", "{out}/separated"], None),
+    ],
+    "dprnn": [
+        ("train", ["{py}", "dprnn/train.py", "--data_dir", "{data}/Libri2Mix", "--output_dir", "{out}",
+                   "--train.max_steps", "100", "--train.batch_size", "4"], None),
+        ("eval", ["{py}", "dprnn/eval.py", "--data_dir", "{data}/Libri2Mix", "--ckpt_path", "{out}/best.ckpt",
+                  "--output_dir", "{out}"], "metrics.json:si_snri,sdri,n_utterances"),
+        ("export", ["{py}", "dprnn/export.py", "--ckpt_path", "{out}/best.ckpt", "--file_format", "MINDIR",
+                    "--file_name", "{out}/dprnn"], None),
+        ("infer", ["{py}", "dprnn/infer.py", "--ckpt_path", "{out}/dprnn.mindir", "--input",
+                   "{data}/Libri2Mix/wav8k/min/test/mix_clean", "--output_dir", "{out}/separated"], None),
+    ],
     "ecapa_tdnn": [
         ("train", ["{py}", "ecapa_tdnn/train.py", "--data_dir", "{data}/VoxCeleb1/dev/wav",
                    "--valid_trials", "{data}/VoxCeleb1/dev_trials.txt", "--musan_dir", "{data}/musan",
