@@ -34,6 +34,8 @@ import utils.context  # noqa: F401  (must precede the mindspore import)
 import mindspore as ms
 from mindspore import nn, ops
 
+from utils.modules import count_parameters  # noqa: E402,F401  (re-exported for the entry points)
+
 # Padded attention scores get this value so that exp() underflows to exactly 0.
 _MASKED_SCORE = -1e30
 _STD_FLOOR = 1e-12
@@ -243,11 +245,6 @@ class ECAPATDNN(nn.Cell):
             block_outputs.append(x)
         x = self.mfa(ops.cat(block_outputs, axis=1), lengths)
         return self.fc(self.asp_bn(self.asp(x, lengths, mask)))
-
-
-def count_parameters(network):
-    """Number of trainable scalars (BatchNorm running statistics excluded)."""
-    return sum(int(p.size) for p in network.trainable_params())
 
 
 def dynamic_inputs(network):

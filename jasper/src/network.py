@@ -15,6 +15,8 @@ import utils.context  # noqa: F401  (must precede the mindspore import)
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
+from utils.modules import count_parameters  # noqa: E402,F401  (re-exported for the entry points)
+
 from jasper.src.text import BLANK, NUM_CLASSES
 
 BLOCK_DEFAULTS = dict(repeat=1, stride=1, dilation=1, dropout=0.0, residual=False, residual_dense=False,
@@ -184,11 +186,6 @@ class JasperNet(nn.Cell):
             sources = sources + [x] if self.dense[i] else [x]
         logits, lengths = self.classifier(x, lengths)
         return self.log_softmax(ops.transpose(logits, (0, 2, 1))), lengths
-
-
-def count_parameters(net):
-    """Number of trainable scalars."""
-    return sum(int(p.size) for p in net.trainable_params())
 
 
 class JasperWithCTCLoss(nn.Cell):

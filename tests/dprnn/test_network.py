@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from mindspore import Tensor
 
+from utils.modules import count_parameters
+
 from dprnn.src.network import DPRNN
 from tests.utils.separation.common import assert_mindir_round_trip, dynamic_wave_input, overfit_improvement_db
 from utils.config import load_yaml
@@ -36,10 +38,6 @@ def expected_parameter_count(n_src, n_filters, kernel_size, bn_chan, hid_size, n
             + bn_chan * n_filters + n_filters * kernel_size)
 
 
-def count(model):
-    return sum(p.size for p in model.trainable_params())
-
-
 def test_every_config_builds_with_the_expected_parameter_count():
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(CONFIG_DIR, "config*.yaml")))
     assert names == ["config.yaml", "config_asteroid.yaml", "config_paper.yaml"]
@@ -47,14 +45,14 @@ def test_every_config_builds_with_the_expected_parameter_count():
         config = model_config(name)
         model = DPRNN(**config)
         assert model.get_config() == config
-        assert count(model) == expected_parameter_count(**config), name
+        assert count_parameters(model) == expected_parameter_count(**config), name
 
 
 def test_paper_sizes_match_the_published_counts():
     """DPRNN paper / asteroid: 3.65 M parameters with B = 128, 2.61 M with N = B = 64 (H = 128)."""
     paper = model_config("config_paper.yaml")
-    assert count(DPRNN(**paper)) == pytest.approx(3.65e6, rel=0.003)
-    assert count(DPRNN(**dict(paper, bn_chan=64))) == pytest.approx(2.61e6, rel=0.003)
+    assert count_parameters(DPRNN(**paper)) == pytest.approx(3.65e6, rel=0.003)
+    assert count_parameters(DPRNN(**dict(paper, bn_chan=64))) == pytest.approx(2.61e6, rel=0.003)
 
 
 def test_default_config_separates_any_batch_and_length():

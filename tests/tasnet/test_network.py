@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from mindspore import Tensor
 
+from utils.modules import count_parameters
+
 from tasnet.src.network import TasNet
 from tests.utils.separation.common import assert_mindir_round_trip, dynamic_wave_input, overfit_improvement_db
 from utils.config import load_yaml
@@ -32,10 +34,6 @@ def expected_parameter_count(n_src, n_filters, frame_length, hidden_size, n_laye
             + directions * hidden_size * n_src * n_filters + n_src * n_filters + n_filters * frame_length)
 
 
-def count(model):
-    return sum(p.size for p in model.trainable_params())
-
-
 def test_every_config_builds_with_the_expected_parameter_count():
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(CONFIG_DIR, "config*.yaml")))
     assert names == ["config.yaml", "config_causal.yaml", "config_paper.yaml"]
@@ -43,9 +41,9 @@ def test_every_config_builds_with_the_expected_parameter_count():
         config = model_config(name)
         model = TasNet(**config)
         assert model.get_config() == config
-        assert count(model) == expected_parameter_count(**config), name
+        assert count_parameters(model) == expected_parameter_count(**config), name
         if name == "config_paper.yaml":
-            assert count(model) == pytest.approx(23.1e6, rel=0.01)
+            assert count_parameters(model) == pytest.approx(23.1e6, rel=0.01)
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "config_causal.yaml"])
@@ -62,7 +60,7 @@ def test_configs_separate_any_batch_and_length(name):
 def test_bidirectional_three_source_model_with_odd_layers():
     model = TasNet(n_src=3, n_filters=32, frame_length=16, hidden_size=24, n_layers=3, bidirectional=True,
                    norm="gLN", mask_act="sigmoid")
-    assert count(model) == expected_parameter_count(**model.get_config())
+    assert count_parameters(model) == expected_parameter_count(**model.get_config())
     model.set_train(False)
     assert model(Tensor(np.ones((2, 999), np.float32))).shape == (2, 3, 999)
 

@@ -9,6 +9,8 @@ import utils.context  # noqa: F401  (must precede mindspore)
 import mindspore as ms
 from mindspore import nn
 
+from utils.modules import count_parameters  # noqa: E402,F401  (re-exported for the entry points)
+
 from utils.metrics import pit
 
 
@@ -21,10 +23,6 @@ def training_specs(n_src):
     """Placeholders of a training batch: mixtures [B, T], sources [B, S, T], lengths [B] int32."""
     return [mixture_spec(), ms.Tensor(shape=[None, n_src, None], dtype=ms.float32),
             ms.Tensor(shape=[None], dtype=ms.int32)]
-
-
-def count_parameters(network):
-    return sum(int(np.prod(p.shape)) for p in network.trainable_params())
 
 
 def network_builder(network_class):
