@@ -14,7 +14,7 @@ for arg in "$@"; do
 done
 PYTHON="${PYTHON:-python3}"
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  echo "setup: $PYTHON not found: install Python 3.9-3.11 first" >&2; exit 1
+  echo "setup: $PYTHON not found: install Python 3 (tested with 3.11) first" >&2; exit 1
 fi
 venv="$ZOO_ROOT/.venv"
 if [ ! -x "$venv/bin/python" ]; then
