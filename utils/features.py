@@ -11,10 +11,13 @@ One configurable extractor covers the two recipes of the zoo:
 * ``FeatureConfig.ecapa()`` follows SpeechBrain's ``Fbank`` + sentence mean normalisation used by ECAPA-TDNN:
   80 mels, n_fft 400, 25 ms periodic Hamming window, 10 ms hop, no pre-emphasis or dither, HTK mel scale
   with unnormalised triangles, ``10*log10(max(x, 1e-10))`` clipped at 80 dB below the utterance maximum, then
-  the mean over time is subtracted. SpeechBrain builds its own triangles; librosa's HTK triangles used here
-  differ slightly in the right-hand slope width, which does not matter when training from scratch.
+  the mean over time is subtracted. The preset keeps librosa's HTK triangles (``mel_filters="librosa"``) so
+  existing checkpoints see unchanged features; ``mel_filters="speechbrain"`` builds SpeechBrain's own
+  ``Filterbank`` triangles instead (symmetric: both slopes as wide as the left one, f_max = sr // 2), which
+  with the rest of the preset reproduces SpeechBrain's ``Fbank`` exactly (needed for its pretrained weights).
 
-Frames: with ``center=True`` a wave of T samples gives ``1 + T // hop`` frames, all of them valid.
+Frames: with ``center=True`` a wave of T samples gives ``1 + T // hop`` frames, all of them valid
+(``frame_count="ceil"``: ``ceil(T / hop)``, as NVIDIA DeepLearningExamples' Jasper).
 """
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
@@ -25,6 +28,8 @@ import numpy as np
 WINDOWS = ("hann", "hamming", "none")
 LOG_MODES = ("natural", "db", "none")
 NORMALIZE_MODES = ("per_feature", "mean", "none")
+FRAME_COUNTS = ("stft", "ceil")
+MEL_FILTERS = ("librosa", "speechbrain")
 
 
 @dataclass
@@ -41,11 +46,16 @@ class FeatureConfig:
     dither: std of Gaussian noise added to the wave in training only (waves in [-1, 1]); 0 disables.
     power: exponent of the STFT magnitude (2 = power spectrum).
     n_mels, f_min, f_max (Hz, None = Nyquist), mel_norm ("slaney" or None), htk: librosa.filters.mel options.
+    mel_filters: "librosa" (librosa.filters.mel with the options above) or "speechbrain" (SpeechBrain
+        ``Filterbank``: HTK mel points, symmetric triangles; mel_norm and htk are then ignored).
     log: "natural" = ln(x + log_guard); "db" = 10 log10(max(x, db_amin)) clipped at top_db below the
         utterance maximum (top_db None = no clip); "none" keeps linear energies.
     normalize: "per_feature" = (x - mean) / (unbiased std + norm_eps) per mel bin over the valid frames;
         "mean" = subtract the per-bin mean only; "none".
     pad_to: ``batch`` pads the frame axis to a multiple of this (0 or 1 = no rounding).
+    frame_count: "stft" keeps every STFT frame; "ceil" keeps ceil(T / hop) frames as NVIDIA
+        DeepLearningExamples' FilterbankFeatures counts them (one frame fewer when T is a multiple of hop);
+        normalisation statistics use the kept frames only.
     """
     sample_rate: int = 16000
     n_fft: int = 512
@@ -63,6 +73,7 @@ class FeatureConfig:
     f_max: Optional[float] = None
     mel_norm: Optional[str] = "slaney"
     htk: bool = False
+    mel_filters: str = "librosa"
     log: str = "natural"
     log_guard: float = 2.0 ** -24
     db_amin: float = 1e-10
@@ -70,6 +81,7 @@ class FeatureConfig:
     normalize: str = "per_feature"
     norm_eps: float = 1e-5
     pad_to: int = 16
+    frame_count: str = "stft"
 
     def __post_init__(self):
         problems = []
@@ -77,8 +89,12 @@ class FeatureConfig:
             problems.append(f"window must be one of {WINDOWS}, got {self.window!r}")
         if self.log not in LOG_MODES:
             problems.append(f"log must be one of {LOG_MODES}, got {self.log!r}")
+        if self.mel_filters not in MEL_FILTERS:
+            problems.append(f"mel_filters must be one of {MEL_FILTERS}, got {self.mel_filters!r}")
         if self.normalize not in NORMALIZE_MODES:
             problems.append(f"normalize must be one of {NORMALIZE_MODES}, got {self.normalize!r}")
+        if self.frame_count not in FRAME_COUNTS:
+            problems.append(f"frame_count must be one of {FRAME_COUNTS}, got {self.frame_count!r}")
         if not 0 < self.win_length <= self.n_fft:
             problems.append(f"win_length must be in (0, n_fft={self.n_fft}], got {self.win_length}")
         if self.hop_length <= 0 or self.n_mels <= 0 or self.sample_rate <= 0:
@@ -127,6 +143,32 @@ def analysis_window(config):
     return np.pad(core, (left, config.n_fft - config.win_length - left))
 
 
+def speechbrain_mel_filters(config):
+    """SpeechBrain ``Filterbank`` triangles (``filter_shape="triangular"``, frozen) for ``config``.
+
+    Centres are n_mels points equally spaced on the HTK mel scale between f_min and f_max (f_max None =
+    sample_rate // 2, integer Hz as SpeechBrain's Fbank); filter i rises from centre_i - band_i and falls to
+    centre_i + band_i, band_i being the distance to the previous mel point (so unlike librosa both slopes
+    have the same width). The FFT bins sit at linspace(0, sample_rate // 2, n_fft // 2 + 1) Hz.
+    Returns [n_mels, n_fft // 2 + 1] float64 (peak 1, no area normalisation).
+    """
+    f_max = config.sample_rate // 2 if config.f_max is None else config.f_max
+    mel_low, mel_high = 2595.0 * np.log10(1.0 + np.array([config.f_min, f_max], np.float64) / 700.0)
+    hz = 700.0 * (10.0 ** (np.linspace(mel_low, mel_high, config.n_mels + 2) / 2595.0) - 1.0)
+    centres, bands = hz[1:-1, None], (hz[1:] - hz[:-1])[:-1, None]
+    bin_hz = np.linspace(0.0, config.sample_rate // 2, config.n_fft // 2 + 1)[None, :]
+    slope = (bin_hz - centres) / bands
+    return np.maximum(0.0, np.minimum(1.0 + slope, 1.0 - slope))
+
+
+def mel_filter_matrix(config):
+    """The mel filters of ``config`` (see ``FeatureConfig.mel_filters``). [n_mels, n_fft // 2 + 1] float64."""
+    if config.mel_filters == "speechbrain":
+        return speechbrain_mel_filters(config)
+    return librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.f_min,
+                               fmax=config.f_max, htk=config.htk, norm=config.mel_norm).astype(np.float64)
+
+
 class LogMelExtractor:
     """Wave -> normalised log-mel features, following a ``FeatureConfig``.
 
@@ -138,16 +180,18 @@ class LogMelExtractor:
         self.config = config if config is not None else FeatureConfig()
         cfg = self.config
         self.window = analysis_window(cfg)
-        self.mel_basis = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels,
-                                             fmin=cfg.f_min, fmax=cfg.f_max, htk=cfg.htk,
-                                             norm=cfg.mel_norm).astype(np.float64)
+        self.mel_basis = mel_filter_matrix(cfg)
 
     def num_frames(self, num_samples):
         """Number of (valid) frames for a wave of ``num_samples`` samples."""
         cfg = self.config
         if cfg.center:
-            return 1 + int(num_samples) // cfg.hop_length
-        return max(0, 1 + (int(num_samples) - cfg.n_fft) // cfg.hop_length)
+            stft_frames = 1 + int(num_samples) // cfg.hop_length
+        else:
+            stft_frames = max(0, 1 + (int(num_samples) - cfg.n_fft) // cfg.hop_length)
+        if cfg.frame_count == "ceil":
+            return min(stft_frames, -(-int(num_samples) // cfg.hop_length))
+        return stft_frames
 
     def padded_frames(self, num_frames):
         """``num_frames`` rounded up to a multiple of ``pad_to``."""
@@ -211,7 +255,7 @@ class LogMelExtractor:
             wave = wave + cfg.dither * rng.standard_normal(wave.shape[0])
         if cfg.preemphasis:
             wave = np.concatenate([wave[:1], wave[1:] - cfg.preemphasis * wave[:-1]])
-        energies = self.mel_basis @ self._power_spectrogram(wave)
+        energies = (self.mel_basis @ self._power_spectrogram(wave))[:, :self.num_frames(wave.shape[0])]
         return self._normalize(self._log(energies)).astype(np.float32)
 
     def batch(self, waves, train=False, rng=None):

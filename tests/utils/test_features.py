@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from utils.features import FeatureConfig, LogMelExtractor, analysis_window
+from utils.features import FeatureConfig, LogMelExtractor, analysis_window, mel_filter_matrix
 
 
 def reference_features(wave, cfg):
@@ -115,3 +115,41 @@ def test_bad_options_are_named():
         FeatureConfig.from_dict({"n_mel": 80})
     with pytest.raises(ValueError, match="mono"):
         LogMelExtractor()(np.zeros((2, 100)))
+
+
+def test_speechbrain_triangles_are_symmetric_on_htk_mel_points():
+    ours = mel_filter_matrix(FeatureConfig.ecapa(mel_filters="speechbrain"))
+    librosa_htk = mel_filter_matrix(FeatureConfig.ecapa())
+    assert ours.shape == librosa_htk.shape == (80, 201)
+    points = librosa.mel_frequencies(n_mels=82, fmin=0.0, fmax=8000.0, htk=True)
+    centres, left_widths = points[1:-1, None], np.diff(points)[:-1, None]
+    bin_hz = np.fft.rfftfreq(400, 1 / 16000)[None, :]
+    # SpeechBrain: both slopes as wide as the gap to the previous mel point, peak 1 at the centre
+    np.testing.assert_allclose(ours, np.maximum(0.0, 1.0 - np.abs(bin_hz - centres) / left_widths), atol=1e-9)
+    # librosa's HTK filters share the rising half only (their falling half spans the next gap)
+    rising = bin_hz <= centres
+    np.testing.assert_allclose(ours[rising], librosa_htk[rising], atol=1e-6)
+    assert np.abs(ours - librosa_htk).max() > 0.01
+
+
+def test_speechbrain_option_matches_speechbrain_fbank():
+    from tests.reference import import_reference
+    torch = pytest.importorskip("torch")
+    sb_features = import_reference("speechbrain.lobes.features")
+    sb_processing = import_reference("speechbrain.processing.features")
+    fbank = sb_features.Fbank(n_mels=80).eval()
+    normalise = sb_processing.InputNormalization(norm_type="sentence", std_norm=False).eval()
+    extractor = LogMelExtractor(FeatureConfig.ecapa(mel_filters="speechbrain"))
+    rng = np.random.default_rng(3)
+    for samples in (8000, 13579):
+        wave = (0.2 * rng.standard_normal(samples) * np.hanning(samples)).astype(np.float32)
+        with torch.no_grad():
+            ref = normalise(fbank(torch.from_numpy(wave)[None]), torch.ones(1))[0].numpy().T
+        error = np.abs(extractor(wave) - ref).max() / np.abs(ref).max()
+        print(f"SpeechBrain Fbank + sentence mean norm, {samples} samples: max relative error {error:.2e}")
+        assert error < 1e-4
+
+
+def test_mel_filters_option_is_checked():
+    with pytest.raises(ValueError, match="mel_filters"):
+        FeatureConfig(mel_filters="kaldi")
