@@ -2,10 +2,14 @@
 import utils.context  # noqa: F401  (must precede mindspore)
 from mindspore import nn
 
-from utils.separation.base import EncoderMaskerDecoder
+from utils.separation.base import EncoderMaskerDecoder, non_default
 from utils.separation.filterbanks import GatedEncoder, OverlapAddDecoder
 from utils.separation.masks import get_mask_activation
 from utils.separation.norms import CAUSAL_NORMS, get_norm
+
+# Options that reproduce asteroid's LSTMTasNet, with the defaults that keep this zoo's TasNet.
+ASTEROID_OPTION_DEFAULTS = {"stride": None, "frame_norm": True, "encoder_bias": True, "lstm_skip": True,
+                            "framing": "padded"}
 
 
 class TasNetMasker(nn.Cell):
@@ -13,14 +17,16 @@ class TasNetMasker(nn.Cell):
 
     norm -> LSTM stack in blocks of two layers with an identity skip around every block after the first
     (4 layers: output of layer 2 added to output of layer 4) -> Dense to S*N -> mask activation.
+    lstm_skip=False: one plain stack of n_layers (asteroid's LSTMMasker).
     """
 
-    def __init__(self, n_src, n_filters, hidden_size, n_layers, bidirectional, norm, mask_act, dropout):
+    def __init__(self, n_src, n_filters, hidden_size, n_layers, bidirectional, norm, mask_act, dropout,
+                 lstm_skip=True):
         super().__init__()
         self.n_src, self.n_filters = n_src, n_filters
         self.norm = get_norm(norm, n_filters)
         lstm_out = hidden_size * (2 if bidirectional else 1)
-        sizes = [min(2, n_layers)]
+        sizes = [min(2, n_layers) if lstm_skip else n_layers]
         remaining = n_layers - sizes[0]
         sizes += [2] * (remaining // 2) + [1] * (remaining % 2)
         self.lstms = nn.CellList([
@@ -46,23 +52,32 @@ class TasNet(EncoderMaskerDecoder):
     hidden_size: LSTM units per direction. n_layers: LSTM layers. bidirectional: BLSTM (non-causal)
     or LSTM (causal, then use a causal norm). norm: "gLN" | "cLN" | "chanLN". mask_act: "softmax" |
     "sigmoid" | "relu". dropout: between stacked LSTM layers.
+    Options that reproduce asteroid's LSTMTasNet (defaults keep the paper's model): stride: hop in
+    samples (None: frame_length / 2; frame_length must be a multiple of it). frame_norm: divide each
+    frame by its L2 norm (and restore it after decoding). encoder_bias: bias in the two encoder
+    projections. lstm_skip: identity skips between LSTM pairs. framing: "padded" | "valid" (see
+    EncoderMaskerDecoder).
     """
 
     def __init__(self, n_src=2, n_filters=500, frame_length=40, hidden_size=500, n_layers=4,
-                 bidirectional=True, norm="chanLN", mask_act="softmax", dropout=0.0):
-        if frame_length % 2:
+                 bidirectional=True, norm="chanLN", mask_act="softmax", dropout=0.0, stride=None,
+                 frame_norm=True, encoder_bias=True, lstm_skip=True, framing="padded"):
+        if stride is None and frame_length % 2:
             raise ValueError(f"TasNet frame_length must be even (50 % overlap), got {frame_length}")
         if n_layers < 1:
             raise ValueError(f"TasNet n_layers must be >= 1, got {n_layers}")
         if not bidirectional and norm not in CAUSAL_NORMS:
             raise ValueError(f"a causal TasNet (bidirectional=False) needs a causal norm {CAUSAL_NORMS}, got {norm!r}")
-        hop = frame_length // 2
-        super().__init__(GatedEncoder(n_filters, frame_length, hop),
-                         TasNetMasker(n_src, n_filters, hidden_size, n_layers, bidirectional, norm, mask_act, dropout),
-                         OverlapAddDecoder(n_filters, frame_length, hop), frame_length, hop)
+        hop = frame_length // 2 if stride is None else stride
+        super().__init__(GatedEncoder(n_filters, frame_length, hop, frame_norm=frame_norm, bias=encoder_bias),
+                         TasNetMasker(n_src, n_filters, hidden_size, n_layers, bidirectional, norm, mask_act, dropout,
+                                      lstm_skip),
+                         OverlapAddDecoder(n_filters, frame_length, hop), frame_length, hop, framing)
         self._store_config(n_src=n_src, n_filters=n_filters, frame_length=frame_length, hidden_size=hidden_size,
                            n_layers=n_layers, bidirectional=bidirectional, norm=norm, mask_act=mask_act,
-                           dropout=dropout)
+                           dropout=dropout, **non_default(dict(stride=stride, frame_norm=frame_norm,
+                                                               encoder_bias=encoder_bias, lstm_skip=lstm_skip,
+                                                               framing=framing), ASTEROID_OPTION_DEFAULTS))
 
     def encode(self, padded):
         return self.encoder(padded)

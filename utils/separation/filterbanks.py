@@ -33,21 +33,24 @@ class GatedEncoder(nn.Cell):
     """TasNet encoder: each frame is divided by its L2 norm, then ReLU(U x) * sigmoid(V x).
 
     padded: [B, T_pad] -> (features [B, F, N], frame_norms [B, F, 1]); the norms rescale the decoded
-    frames so the output keeps the mixture's loudness.
+    frames so the output keeps the mixture's loudness. frame_norm=False, bias=False give asteroid's
+    LSTMTasNet encoder (raw frames, two bias-free Conv1d; the frame gain is then None).
     """
 
-    def __init__(self, n_filters, frame_length, hop, eps=1e-8):
+    def __init__(self, n_filters, frame_length, hop, eps=1e-8, frame_norm=True, bias=True):
         super().__init__()
         frame_ratio(frame_length, hop)
-        self.frame_length, self.hop, self.eps = frame_length, hop, eps
-        self.conv_u = nn.Dense(frame_length, n_filters, has_bias=True)
-        self.conv_v = nn.Dense(frame_length, n_filters, has_bias=True)
+        self.frame_length, self.hop, self.eps, self.frame_norm = frame_length, hop, eps, frame_norm
+        self.conv_u = nn.Dense(frame_length, n_filters, has_bias=bias)
+        self.conv_v = nn.Dense(frame_length, n_filters, has_bias=bias)
 
     def construct(self, padded):
         frames = frame_signal(padded, self.frame_length, self.hop)
-        norms = ops.sqrt((frames ** 2).sum(-1, keepdims=True) + self.eps)
-        unit_frames = frames / norms
-        return ops.relu(self.conv_u(unit_frames)) * ops.sigmoid(self.conv_v(unit_frames)), norms
+        norms = None
+        if self.frame_norm:
+            norms = ops.sqrt((frames ** 2).sum(-1, keepdims=True) + self.eps)
+            frames = frames / norms
+        return ops.relu(self.conv_u(frames)) * ops.sigmoid(self.conv_v(frames)), norms
 
 
 class OverlapAddDecoder(nn.Cell):

@@ -75,3 +75,19 @@ def crop_frames(signal, length, frame_length, hop):
     """Undo `pad_to_frames`: [..., T_pad] -> [..., length]."""
     start = (frame_ratio(frame_length, hop) - 1) * hop
     return signal[..., start:start + length]
+
+
+def valid_length(length, frame_length, hop):
+    """Samples covered by whole frames when framing starts at sample 0 with no padding (a Conv1d with
+    padding 0, as asteroid's encoders frame): ((length - frame_length) // hop) * hop + frame_length."""
+    return ((length - frame_length) // hop) * hop + frame_length
+
+
+def pad_to_length(signal, length, max_pad):
+    """Zero-pad the last axis of signal [..., T] to `length` samples, 0 <= length - T <= max_pad.
+
+    Pads a constant `max_pad` then crops to `length` (dynamic widths have no gradient in graph mode).
+    """
+    lead_shape = signal.shape[:-1]
+    rows = signal.reshape(-1, signal.shape[-1], 1)
+    return zero_pad(rows, 0, max_pad)[:, :length].reshape(lead_shape + (-1,))
