@@ -68,7 +68,8 @@ def main():
 
     from ecapa_tdnn.src.dataset import read_trials, scan_voxceleb
     from ecapa_tdnn.src.verification import (SCORE_NORMS, cohort_statistics, cosine_scores, extract_embeddings,
-                                             load_embedder, normalize_scores, trial_indices, verification_metrics)
+                                             load_embedder, normalize_scores, trial_indices, trial_metrics,
+                                             write_scores)
 
     log = logging.getLogger("zoo.eval")
     score_norm = args.score_norm or cfg.eval.score_norm
@@ -104,12 +105,9 @@ def main():
         log.info("%s against %d cohort files%s", score_norm, len(cohort_paths),
                  f" (top {top_n})" if score_norm == "asnorm" else "")
     p_target = float(cfg.eval.p_target)
-    metrics = verification_metrics(scores, labels, p_target)
-    cosine = verification_metrics(raw_scores, labels, p_target)
-    metrics.update(eer_percent=100 * metrics["eer"], n_files=len(paths), score_norm=score_norm,
-                   top_n=top_n if score_norm == "asnorm" else None,
-                   cosine_eer_threshold=cosine["eer_threshold"], cosine_min_dcf_threshold=cosine["min_dcf_threshold"],
-                   model=os.path.abspath(args.ckpt_path), trials=os.path.abspath(args.trials))
+    metrics = trial_metrics(scores, raw_scores, labels, p_target, n_files=len(paths), score_norm=score_norm,
+                            top_n=top_n if score_norm == "asnorm" else None)
+    metrics.update(model=os.path.abspath(args.ckpt_path), trials=os.path.abspath(args.trials))
     log.info("EER %.2f %%, minDCF(p=%g) %.4f over %d trials (score norm: %s)", metrics["eer_percent"], p_target,
              metrics["min_dcf"], len(labels), score_norm)
     if not run.is_main:
@@ -117,9 +115,7 @@ def main():
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "metrics.json"), "w", encoding="utf-8") as handle:
         json.dump(metrics, handle, indent=2)
-    with open(os.path.join(args.output_dir, "scores.txt"), "w", encoding="utf-8") as handle:
-        handle.writelines(f"{label} {score:.6f} {paths[a]} {paths[b]}\n"
-                          for label, score, a, b in zip(labels, scores, first, second))
+    write_scores(os.path.join(args.output_dir, "scores.txt"), scores, labels, paths, first, second)
     plot_det(scores, labels, os.path.join(args.output_dir, "det.png"),
              f"EER {metrics['eer_percent']:.2f} %, minDCF {metrics['min_dcf']:.3f}")
     log.info("wrote metrics.json, scores.txt and det.png to %s", args.output_dir)

@@ -11,7 +11,6 @@ import os, sys  # noqa: E401
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
 
-import csv  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import time  # noqa: E402
@@ -37,9 +36,8 @@ def count_manifest_lines(path):
 def main():
     args, cfg, run = start(__file__, "Evaluate Jasper (WER / CER)", add_arguments)
     from jasper.src.decoder import decoder_settings
-    from jasper.src.asr import Transcriber, error_sums, load_acoustic_model
+    from jasper.src.asr import Transcriber, load_acoustic_model, transcript_metrics, write_transcripts
     from jasper.src.dataset import AsrDataset, collate
-    from utils.metrics import char_error_rate, word_error_rate
 
     log = logging.getLogger("zoo.eval")
     if not os.path.isfile(args.manifest):
@@ -65,20 +63,13 @@ def main():
     assert all(h is not None for h in hypotheses), "every utterance must be transcribed exactly once"
     references = [entry["text"] for entry in dataset.entries]
     audio_seconds = sum(float(entry["duration"]) for entry in dataset.entries)
-    metrics = {"wer": word_error_rate(references, hypotheses), "cer": char_error_rate(references, hypotheses),
-               "n_utterances": len(hypotheses), **settings, "use_ema": bool(args.use_ema),
+    metrics = {**transcript_metrics(references, hypotheses), **settings, "use_ema": bool(args.use_ema),
                "ckpt_path": args.ckpt_path, "manifest": args.manifest, "audio_hours": round(audio_seconds / 3600, 4),
                "real_time_factor": round(seconds / audio_seconds, 4)}
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "metrics.json"), "w", encoding="utf-8") as handle:
         json.dump(metrics, handle, indent=2)
-    with open(os.path.join(args.output_dir, "per_utterance.csv"), "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "path", "reference", "hypothesis", "wer", "cer"])
-        for entry, ref, hyp in zip(dataset.entries, references, hypotheses):
-            words, _, chars, _ = error_sums([ref], [hyp])
-            writer.writerow([os.path.splitext(os.path.basename(entry["audio_filepath"]))[0], entry["audio_filepath"],
-                             ref, hyp, round(words / max(1, len(ref.split())), 4), round(chars / max(1, len(ref)), 4)])
+    write_transcripts(os.path.join(args.output_dir, "per_utterance.csv"), dataset.entries, references, hypotheses)
     log.info("WER %.2f %%, CER %.2f %% on %d utterances (%s decoding, RTF %.3f); wrote %s", 100 * metrics["wer"],
              100 * metrics["cer"], len(hypotheses), settings["decoder"], metrics["real_time_factor"],
              os.path.join(args.output_dir, "metrics.json"))

@@ -148,6 +148,23 @@ def verification_metrics(scores, labels, p_target=0.01):
             "min_dcf_threshold": dcf_threshold, "p_target": float(p_target), "n_trials": int(len(scores))}
 
 
+def trial_metrics(scores, raw_scores, labels, p_target, **extra):
+    """eval.py's metrics.json dict: EER / minDCF (+ thresholds) of ``scores`` [P], the raw-cosine thresholds
+    of ``raw_scores`` [P] (what ``infer.py verify`` compares against), ``eer_percent`` and ``extra``."""
+    metrics = verification_metrics(scores, labels, p_target)
+    cosine = verification_metrics(raw_scores, labels, p_target)
+    metrics.update(eer_percent=100 * metrics["eer"], **extra, cosine_eer_threshold=cosine["eer_threshold"],
+                   cosine_min_dcf_threshold=cosine["min_dcf_threshold"])
+    return metrics
+
+
+def write_scores(path, scores, labels, paths, first, second):
+    """scores.txt: one ``label score path1 path2`` line per trial."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{label} {score:.6f} {paths[a]} {paths[b]}\n"
+                          for label, score, a, b in zip(labels, scores, first, second))
+
+
 def trial_indices(trials):
     """Unique files of a trial list and each trial's pair of row indices.
 

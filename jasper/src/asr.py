@@ -72,6 +72,26 @@ def error_sums(references, hypotheses):
     return sums
 
 
+def transcript_metrics(references, hypotheses):
+    """Corpus WER / CER (errors summed over utterances, divided by the reference words / characters)."""
+    from utils.metrics import char_error_rate, word_error_rate
+    return {"wer": word_error_rate(references, hypotheses), "cer": char_error_rate(references, hypotheses),
+            "n_utterances": len(hypotheses)}
+
+
+def write_transcripts(path, entries, references, hypotheses):
+    """per_utterance.csv: id, path, reference, hypothesis, wer, cer of each manifest entry."""
+    import csv
+    import os
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "path", "reference", "hypothesis", "wer", "cer"])
+        for entry, ref, hyp in zip(entries, references, hypotheses):
+            words, _, chars, _ = error_sums([ref], [hyp])
+            writer.writerow([os.path.splitext(os.path.basename(entry["audio_filepath"]))[0], entry["audio_filepath"],
+                             ref, hyp, round(words / max(1, len(ref.split())), 4), round(chars / max(1, len(ref)), 4)])
+
+
 def greedy_validator(loader):
     """``validate(network) -> {"wer", "cer"}`` for the Trainer: greedy decoding of every validation batch,
     error sums added over ranks (each rank decodes its shard)."""

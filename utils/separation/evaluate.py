@@ -27,6 +27,7 @@ def add_eval_arguments(parser):
     parser.add_argument("--split", default="test", help="test (test / tt), valid, or a corpus split name")
     parser.add_argument("--save_wavs", action="store_true", help="also write the separated sources as wavs")
     parser.add_argument("--use_ema", action="store_true", help="evaluate the EMA weights of the checkpoint")
+    parser.add_argument("--max_items", type=int, default=None, help="only the first N mixtures (smoke runs)")
 
 
 def utterance_metrics(estimates, sources, mixture):
@@ -78,6 +79,31 @@ def evaluate(model, items, sample_rate, run, wav_dir=None):
     return rows
 
 
+def summarize(rows, **extra):
+    """Rows [(index, {column: value})] -> metrics.json dict: mean si_snri, sdri, si_snr, sdr (dB), counts,
+    total audio / separation seconds and the real-time factor, plus ``extra`` (split, checkpoint...)."""
+    metrics = {name: float(np.mean([row[name] for _, row in rows])) for name in ("si_snri", "sdri", "si_snr", "sdr")}
+    metrics.update(n_utterances=len(rows), **extra,
+                   audio_seconds=float(sum(row["audio_seconds"] for _, row in rows)),
+                   separation_seconds=float(sum(row["seconds"] for _, row in rows)))
+    warm = rows[1:] or rows  # the first utterance also pays the one-time graph compile
+    metrics["real_time_factor"] = (sum(row["seconds"] for _, row in warm)
+                                   / max(sum(row["audio_seconds"] for _, row in warm), 1e-9))
+    return metrics
+
+
+def write_tables(output_dir, metrics, rows, mixture_ids):
+    """OUT/metrics.json and OUT/per_utterance.csv (one line per row, mixture_ids[index] naming it)."""
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "metrics.json"), "w", encoding="utf-8") as handle:
+        json.dump(metrics, handle, indent=2)
+    with open(os.path.join(output_dir, "per_utterance.csv"), "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("mixture_id",) + COLUMNS)
+        for index, row in rows:
+            writer.writerow([mixture_ids[index]] + [f"{row[c]:.4f}" for c in COLUMNS])
+
+
 def eval_main(entry_file, network_class, description):
     """The whole evaluation entry point for `network_class` (built from the checkpoint's config)."""
     args, cfg, run = start(entry_file, description, add_eval_arguments)
@@ -89,26 +115,13 @@ def eval_main(entry_file, network_class, description):
     config = model.config or cfg.to_dict()
     data_cfg = type(cfg)(config.get("data", cfg.data))
     sample_rate = int(data_cfg.sample_rate)
-    items = find_split(args.data_dir, args.split, data_cfg)
+    items = find_split(args.data_dir, args.split, data_cfg)[:args.max_items]
     LOG.info("evaluating %s on %d %s mixtures of %s", args.ckpt_path, len(items), args.split, args.data_dir)
     wav_dir = os.path.join(args.output_dir, "wavs") if args.save_wavs else None
     rows = evaluate(model, items, sample_rate, run, wav_dir)
-    metrics = {name: float(np.mean([row[name] for _, row in rows])) for name in ("si_snri", "sdri", "si_snr", "sdr")}
-    metrics.update(n_utterances=len(rows), split=args.split, checkpoint=os.path.abspath(args.ckpt_path),
-                   audio_seconds=float(sum(row["audio_seconds"] for _, row in rows)),
-                   separation_seconds=float(sum(row["seconds"] for _, row in rows)))
-    warm = rows[1:] or rows  # the first utterance also pays the one-time graph compile
-    metrics["real_time_factor"] = (sum(row["seconds"] for _, row in warm)
-                                   / max(sum(row["audio_seconds"] for _, row in warm), 1e-9))
+    metrics = summarize(rows, split=args.split, checkpoint=os.path.abspath(args.ckpt_path))
     if run.is_main:
-        os.makedirs(args.output_dir, exist_ok=True)
-        with open(os.path.join(args.output_dir, "metrics.json"), "w", encoding="utf-8") as handle:
-            json.dump(metrics, handle, indent=2)
-        with open(os.path.join(args.output_dir, "per_utterance.csv"), "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(("mixture_id",) + COLUMNS)
-            for index, row in rows:
-                writer.writerow([items[index].mixture_id] + [f"{row[c]:.4f}" for c in COLUMNS])
+        write_tables(args.output_dir, metrics, rows, [item.mixture_id for item in items])
     LOG.info("%s: SI-SNRi %.2f dB, SDRi %.2f dB (SI-SNR %.2f, SDR %.2f) over %d utterances -> %s", args.split,
              metrics["si_snri"], metrics["sdri"], metrics["si_snr"], metrics["sdr"], len(rows),
              os.path.join(args.output_dir, "metrics.json"))

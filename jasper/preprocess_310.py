@@ -1,0 +1,76 @@
+"""Ascend 310 inference, step 1: a LibriSpeech subset (or a manifest) -> protocol input folder (one utterance per item).
+
+    python jasper/preprocess_310.py --data_path LibriSpeech/test-clean --output_path IN \
+        [--fixed_length FRAMES] [--max_items N] [--config_path jasper/config.yaml]
+
+--data_path: a LibriSpeech subset folder (<speaker>/<chapter>/*.trans.txt + .flac, read like jasper/preprocess.py)
+or a JSON-lines manifest. Each item: ``features`` float32 [1, n_mels, T] (log-mel frames of 10 ms, the
+data.features of --config_path: use the config the model was trained with) and ``feature_lengths`` int32 [1].
+--fixed_length pads / crops T to that many frames (the network masks past feature_lengths). IN/manifest.jsonl
+lists the utterances in item order (give it to eval.py to compare); IN/references.json maps items to them.
+Usually run by scripts/run_infer_310.sh; the transcripts and WER come from jasper/postprocess.py.
+"""
+import os, sys  # noqa: E401
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+
+MANIFEST_FILE = "manifest.jsonl"
+
+
+def add_arguments(parser):
+    from utils.deploy310 import add_preprocess_arguments
+    add_preprocess_arguments(parser, "feature frames (10 ms)")
+
+
+def utterances(data_path):
+    """Manifest entries of a LibriSpeech subset folder or a .jsonl manifest (absolute audio paths)."""
+    from jasper.preprocess import subset_entries
+    from jasper.src.dataset import read_manifest
+    if os.path.isfile(data_path):
+        return read_manifest(data_path)[0]
+    if not os.path.isdir(data_path):
+        raise SystemExit(f"jasper/preprocess_310.py: --data_path {data_path} is neither a manifest nor a folder")
+    entries, problems = subset_entries(data_path)
+    for path, reason in problems[:10]:
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
+    if not entries:
+        raise SystemExit(f"jasper/preprocess_310.py: no utterance under {data_path} (expected a LibriSpeech subset "
+                         "folder <speaker>/<chapter>/*.trans.txt, e.g. LibriSpeech/test-clean, or a .jsonl manifest)")
+    return entries
+
+
+def main():
+    args, cfg, _ = start(__file__, "Write LibriSpeech utterances as Ascend 310 inputs for Jasper", add_arguments)
+    import json
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from jasper.src.dataset import AsrDataset
+    from utils.deploy310 import check_item_limit, fit_length, start_output_folder, write_references
+    from utils.infer310 import write_inputs
+
+    check_item_limit(args.max_items, args.fixed_length)
+    entries = utterances(args.data_path)[:args.max_items]
+    start_output_folder(args.output_path)
+    manifest = os.path.join(args.output_path, MANIFEST_FILE)
+    with open(manifest, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(entry) + "\n" for entry in entries)
+    dataset = AsrDataset(manifest, cfg.data, train=False)
+    items = []
+    for index, entry in enumerate(tqdm(dataset.entries, desc="preprocess", unit="utt")):
+        features = dataset.get(index)[0]
+        frames = int(features.shape[1])
+        length = min(frames, args.fixed_length or frames)
+        name = f"{index:06d}"
+        write_inputs(args.output_path, name, [fit_length(features, args.fixed_length, axis=1)[None].astype(np.float32),
+                                              np.array([length], np.int32)], names=["features", "feature_lengths"])
+        items.append({"item": name, "audio_filepath": entry["audio_filepath"], "text": entry["text"],
+                      "duration": float(entry["duration"]), "frames": frames, "cropped": frames > length})
+    write_references(args.output_path, {"task": "asr", "data_path": os.path.abspath(args.data_path),
+                                        "manifest_file": MANIFEST_FILE, "fixed_length": args.fixed_length,
+                                        "items": items})
+
+
+if __name__ == "__main__":
+    main()
