@@ -3,9 +3,11 @@
 ``export_network(network, inputs, file_name, file_format)`` writes ``FILE.<ext>`` and ``FILE.json``:
 ``{"format", "inputs": [{"name", "shape", "dtype"}], "outputs": [...]}`` with -1 for a dynamic axis.
 MINDIR keeps dynamic axes (inputs given as ``Tensor(shape=[None, ...])``); for Ascend 310 use
-``fixed_shapes`` (``--fixed_length`` in the entry points). ONNX and AIR need concrete shapes: dynamic
-axes are replaced by the example sizes in ``example_shapes`` (ONNX files still record dynamic axes
-when MindSpore allows it).
+``fixed_length`` (``--fixed_length`` in the entry points). ONNX and AIR need concrete shapes: batch 1 of
+``fixed_length`` (default ``example_length``). ONNX graph inputs and outputs carry the names of the JSON.
+MindSpore 2.10's ``mindspore.onnx.export(dynamic_axes=...)`` only relabels the input axes: sizes derived
+from the length while tracing stay constant (a TasNet exported at 8000 samples and fed 12000 still
+returns 8000), so ONNX files are never written with dynamic axes.
 """
 import json
 import logging
@@ -15,6 +17,7 @@ import numpy as np
 
 import utils.context  # noqa: F401  (environment before mindspore)
 import mindspore as ms
+from mindspore import nn, ops
 
 LOG = logging.getLogger("zoo.export")
 EXTENSIONS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
@@ -44,8 +47,11 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
     input_names = input_names or [f"input_{i}" for i in range(len(input_specs))]
     network.set_train(False)
     inputs = list(input_specs)
-    if fixed_length:
-        inputs = [ms.Tensor(a) for a in make_inputs(1, int(fixed_length))]
+    if fixed_length or file_format == "ONNX":
+        if not fixed_length:
+            LOG.warning("ONNX cannot keep dynamic axes: exporting batch 1 of length %d (set it with --fixed_length)",
+                        example_length)
+        inputs = [ms.Tensor(a) for a in make_inputs(1, int(fixed_length or example_length))]
     elif file_format != "MINDIR":
         try:  # dynamic axes where the format and MindSpore allow them
             ms.export(network, *inputs, file_name=base, file_format=file_format)
@@ -53,18 +59,39 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
             LOG.warning("%s export with dynamic axes failed (%s): exporting length %d", file_format,
                         str(exc).splitlines()[0][:200], example_length)
             inputs = [ms.Tensor(a) for a in make_inputs(1, int(example_length))]
-    if not os.path.isfile(base + ext) or fixed_length or file_format == "MINDIR" or inputs is not input_specs:
+    outputs = _output_specs(network, make_inputs, output_names, inputs)
+    if file_format == "ONNX":  # names the graph's inputs/outputs as the JSON does (ms.export cannot)
+        ms.onnx.export(_FreshOutputs(network), *inputs, file_name=base + ext, input_names=list(input_names),
+                       output_names=[spec["name"] for spec in outputs])
+    else:
         ms.export(network, *inputs, file_name=base, file_format=file_format)
     description = {
         "format": file_format,
         "inputs": [_spec(n, s.shape, s.dtype) for n, s in zip(input_names, inputs)],
-        "outputs": _output_specs(network, make_inputs, output_names, inputs),
+        "outputs": outputs,
         "config": config or {},
     }
     with open(base + ".json", "w", encoding="utf-8") as handle:
         json.dump(description, handle, indent=2)
     LOG.info("exported %s (+ %s.json)", base + ext, os.path.basename(base))
     return base + ext, description
+
+
+class _FreshOutputs(nn.Cell):
+    """``network`` with every output passed through Identity. MindSpore 2.10's ONNX exporter renames the
+    node producing a named output but not the other nodes reading it, which leaves the graph invalid when
+    an output is also used inside (Jasper's output lengths feed its masks): Identity outputs have no readers."""
+
+    def __init__(self, network):
+        super().__init__(auto_prefix=False)  # keeps the parameter (initializer) names of the network
+        self.network = network
+        self.identity = ops.Identity()
+
+    def construct(self, *inputs):
+        out = self.network(*inputs)
+        if isinstance(out, tuple):
+            return tuple(self.identity(o) for o in out)
+        return self.identity(out)
 
 
 def _output_specs(network, make_inputs, output_names, exported_inputs):

@@ -22,7 +22,10 @@ from jasper.src.text import BLANK, NUM_CLASSES
 BLOCK_DEFAULTS = dict(repeat=1, stride=1, dilation=1, dropout=0.0, residual=False, residual_dense=False,
                       separable=False)
 BLOCK_KEYS = {"filters", "kernel"} | set(BLOCK_DEFAULTS)
-ACTIVATIONS = {"relu": nn.ReLU, "hardtanh": lambda: nn.Hardtanh(0.0, 20.0)}
+# "hardtanh_unit" clips to [-1, 1]: what NVIDIA DeepLearningExamples builds for ``activation: hardtanh``
+# (torch nn.Hardtanh defaults), needed to run such checkpoints; its configs themselves use relu
+ACTIVATIONS = {"relu": nn.ReLU, "hardtanh": lambda: nn.Hardtanh(0.0, 20.0),
+               "hardtanh_unit": lambda: nn.Hardtanh(-1.0, 1.0)}
 
 
 def normalize_blocks(blocks):
@@ -53,7 +56,7 @@ def normalize_blocks(blocks):
 
 def frame_mask(x, lengths):
     """[B, C, T], lengths [B] -> float mask [B, 1, T], 1 on valid frames."""
-    positions = ops.arange(x.shape[-1]).reshape(1, 1, -1)
+    positions = ops.arange(x.shape[-1], dtype=lengths.dtype).reshape(1, 1, -1)  # one type for ONNX's Less
     return (positions < lengths.reshape(-1, 1, 1)).astype(x.dtype)
 
 
@@ -66,12 +69,15 @@ class MaskedConv1d(nn.Cell):
         self.padding = dilation * (kernel - 1) // 2
         self.span = dilation * (kernel - 1)
         self.stride = stride
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, pad_mode="pad",
-                              padding=self.padding, dilation=dilation, group=groups, has_bias=has_bias,
-                              weight_init="xavier_uniform")
+        # explicit zero padding + "valid" conv: MindSpore 2.10 writes a padded Conv1d's pads to ONNX in the
+        # wrong order (time padding lands on the height axis), and exports ops.Pad but not ops.pad
+        self.pad = ops.Pad(((0, 0), (0, 0), (self.padding, self.padding))) if self.padding else None
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, pad_mode="valid",
+                              dilation=dilation, group=groups, has_bias=has_bias, weight_init="xavier_uniform")
 
     def construct(self, x, lengths):
-        y = self.conv(x * frame_mask(x, lengths))
+        x = x * frame_mask(x, lengths)
+        y = self.conv(self.pad(x) if self.padding else x)
         if self.stride == 1:
             return y, lengths
         return y, ops.floor_div(lengths + 2 * self.padding - self.span - 1, self.stride) + 1
@@ -135,7 +141,8 @@ class JasperNet(nn.Cell):
     in_features: mel bins of the input (64). num_classes: CTC classes incl. the blank (29).
     blocks: list of dicts {filters, kernel, stride, dilation, dropout, repeat, residual, residual_dense,
         separable}; the first is the prologue, the final ones the epilogue.
-    activation: "relu" or "hardtanh" (ReLU clipped at 20). bn_eps, bn_momentum: BatchNorm1d settings
+    activation: "relu", "hardtanh" (ReLU clipped at 20) or "hardtanh_unit" (clipped to [-1, 1]).
+    bn_eps, bn_momentum: BatchNorm1d settings
         (MindSpore momentum: running = momentum * running + (1 - momentum) * batch).
     construct(feats [B, in_features, F] float32, lengths [B] int32) ->
         (log_probs [B, F', num_classes] float32, out_lengths [B] int32), F' = F / total stride (rounded up).
