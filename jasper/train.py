@@ -30,6 +30,7 @@ def main():
     from jasper.src.network import JasperWithCTCLoss, build_network, count_parameters, loss_input_specs
     from utils.data import BatchLoader
     from utils.schedules import build_schedule
+    from utils.sync_batch_norm import convert_to_sync_batch_norm
     from utils.trainer import Trainer
 
     log = logging.getLogger("zoo.train")
@@ -44,6 +45,10 @@ def main():
     log.info("validating on %d utterances of %s (greedy WER selects best.ckpt)", len(valid_set), args.valid_manifest)
 
     network = build_network(cfg.to_dict())
+    if cfg.train.get("sync_batch_norm", True):  # data parallel: BN statistics over the global batch
+        network, synced = convert_to_sync_batch_norm(network, run.group_size)
+        if synced:
+            log.info("%d BatchNorm layers synchronised over %d ranks", synced, run.group_size)
     log.info("network: %d blocks, %.2f M parameters, total stride %d", len(network.blocks_config),
              count_parameters(network) / 1e6, network.total_stride)
     train_cfg = cfg.train

@@ -12,6 +12,8 @@ and a ``validate(network) -> {metric: value}`` function; the trainer does the re
 * ``best.ckpt`` and ``last.ckpt`` with the full training state (see ``utils.checkpoint``), resume
   from ``last.ckpt`` continuing bit-identically, even mid-epoch;
 * optional EMA of the weights (``train.ema_decay`` > 0), saved in the checkpoints;
+* data parallel: every step's batch is zero-padded to the largest shape over the ranks, so the
+  ranks together compute on exactly the tensors of one process holding the global batch;
 * a tqdm bar per epoch, ``train_log.jsonl`` with one line per epoch, ``train.max_steps`` to stop
   early in smoke runs; only rank 0 writes.
 
@@ -34,6 +36,7 @@ from mindspore import nn, ops
 
 from utils.checkpoint import TrainState, load_training_checkpoint, save_training_checkpoint
 from utils.context import run_info
+from utils.distributed import all_reduce_sum, pad_to_common_shape
 
 TRAIN_DEFAULTS = dict(epochs=10, lr=1e-3, optimizer="adam", weight_decay=0.0, betas=[0.9, 0.999],
                       clip_grad_norm=5.0, lr_halving_patience=0, early_stop_patience=0, max_steps=0,
@@ -215,7 +218,10 @@ class Trainer:
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if k != "epoch"))
 
     def train_epoch(self, max_steps):
-        """Run the rest of the current epoch (or until ``max_steps``); returns (mean loss, steps)."""
+        """Run the rest of the current epoch (or until ``max_steps``); returns (mean loss, steps).
+
+        Distributed: the mean loss is over the whole global batches (the same on every rank), so the
+        ranks take the same decisions from it (best checkpoint, LR halving, early stop)."""
         epoch = self.state.epoch
         total = len(self.loader)
         losses = []
@@ -223,6 +229,8 @@ class Trainer:
         bar = tqdm(total=total, initial=self.state.step_in_epoch, desc=f"epoch {epoch + 1}", unit="step",
                    disable=not self.run.is_main, leave=False, dynamic_ncols=True)
         for batch in self.loader.iterate(epoch, start_batch=self.state.step_in_epoch):
+            if self.run.distributed:  # each rank padded its share to its own longest item
+                batch = pad_to_common_shape(batch)
             lr = self._set_lr()
             started = time.perf_counter()
             out = self.step(*[ms.Tensor(array) for array in batch])
@@ -245,6 +253,9 @@ class Trainer:
             if max_steps and self.state.global_step >= max_steps:
                 break
         bar.close()
+        if self.run.distributed:  # each rank saw its share: the global batch's loss is the mean over ranks
+            loss_sum, loss_count = all_reduce_sum([sum(losses), len(losses)])
+            return (float(loss_sum / loss_count) if loss_count else float("nan")), len(losses)
         return (float(np.mean(losses)) if losses else float("nan")), len(losses)
 
     def fit(self):
