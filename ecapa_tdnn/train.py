@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from utils.cli import add_start_arguments, start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 
 def add_arguments(parser):
@@ -26,7 +26,7 @@ def add_arguments(parser):
                                                                "(default: --data_dir)")
     parser.add_argument("--musan_dir", default=None, help="MUSAN root for noise/music/babble augmentation")
     parser.add_argument("--rir_dir", default=None, help="RIRS_NOISES root for reverberation")
-    parser.add_argument("--resume", default=None, help="continue from this checkpoint (e.g. OUT/last.ckpt)")
+    add_start_arguments(parser)
 
 
 def main():
@@ -44,7 +44,7 @@ def main():
                                              verification_metrics)
     from utils.data import BatchLoader
     from utils.sync_batch_norm import convert_to_sync_batch_norm
-    from utils.trainer import Trainer, build_optimizer
+    from utils.trainer import Trainer, build_optimizer, start_from
 
     log = logging.getLogger("zoo.train")
     # --musan_dir / --rir_dir share their names with data.augment keys: the config parser already put them there
@@ -93,8 +93,7 @@ def main():
     trainer = Trainer(with_loss, network, loader, validate, cfg.train, args.output_dir, input_specs=input_specs,
                       metric=metric, mode="min", lr_schedule=lr_schedule,
                       optimizer=build_optimizer(with_loss.trainable_params(), cfg.train), config=cfg.to_dict())
-    if args.resume:
-        trainer.resume(args.resume)
+    start_from(trainer, args)
     state = trainer.fit()
     log.info("done: %d epochs, %d steps, best %s %s -> %s", state.epoch, state.global_step, metric,
              "n/a" if state.best_metric is None else f"{state.best_metric:.4f}",

@@ -9,7 +9,7 @@ OUT/train.log and OUT/config.yaml.
 """
 import os, sys  # noqa: E401
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from utils.cli import add_start_arguments, start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 import logging  # noqa: E402
 from functools import partial  # noqa: E402
@@ -19,7 +19,7 @@ def add_arguments(parser):
     parser.add_argument("--train_manifest", required=True, help="JSON-lines manifest of the training utterances")
     parser.add_argument("--valid_manifest", required=True, help="JSON-lines manifest of the validation utterances")
     parser.add_argument("--output_dir", required=True, help="folder for checkpoints and logs")
-    parser.add_argument("--resume", default=None, help="continue from this checkpoint (e.g. OUT/last.ckpt)")
+    add_start_arguments(parser)
 
 
 def main():
@@ -31,7 +31,7 @@ def main():
     from utils.data import BatchLoader
     from utils.schedules import build_schedule
     from utils.sync_batch_norm import convert_to_sync_batch_norm
-    from utils.trainer import Trainer
+    from utils.trainer import Trainer, start_from
 
     log = logging.getLogger("zoo.train")
     for flag in ("train_manifest", "valid_manifest"):
@@ -66,8 +66,7 @@ def main():
                       config=cfg.to_dict())
     log.info("%d steps per epoch of %d x %d utterances, optimizer %s, schedule %s", len(loader),
              run.group_size, int(train_cfg.batch_size), train_cfg.optimizer, dict(train_cfg.get("schedule") or {}))
-    if args.resume:
-        trainer.resume(args.resume)
+    start_from(trainer, args)
     state = trainer.fit()
     log.info("done: %d steps, best validation WER %s, first step (compile + run) %s; checkpoints in %s",
              state.global_step, f"{state.best_metric:.4f}" if state.best_metric is not None else "n/a",

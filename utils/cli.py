@@ -66,3 +66,12 @@ def start(entry_file, description, add_arguments=None, argv=None, save_resolved_
     if output_dir and save_resolved_config and run.is_main:
         save_config(cfg, os.path.join(output_dir, "config.yaml"))
     return args, cfg, run
+
+
+def add_start_arguments(parser):
+    """``--resume`` / ``--init_from`` / ``--init_ema`` of every train.py (applied by ``utils.trainer.start_from``)."""
+    parser.add_argument("--resume", default=None, help="continue this run from a checkpoint (e.g. OUT/last.ckpt): "
+                        "weights, optimizer, schedule and progress")
+    parser.add_argument("--init_from", default=None, help="fine-tune: start from the weights of this checkpoint "
+                        "(e.g. a converted public model, see the README) with a fresh optimizer and schedule")
+    parser.add_argument("--init_ema", action="store_true", help="with --init_from: take the checkpoint's EMA weights")

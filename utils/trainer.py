@@ -34,7 +34,7 @@ import utils.context  # noqa: F401  (environment before mindspore)
 import mindspore as ms
 from mindspore import nn, ops
 
-from utils.checkpoint import TrainState, load_training_checkpoint, save_training_checkpoint
+from utils.checkpoint import TrainState, load_into, load_training_checkpoint, read_checkpoint, save_training_checkpoint
 from utils.context import run_info
 from utils.distributed import all_reduce_sum, pad_to_common_shape
 
@@ -119,6 +119,18 @@ def _ema_update(decay, shadow, live):
     return ops.assign(shadow, shadow * decay + live * (1.0 - decay))
 
 
+def start_from(trainer, args):
+    """Apply ``--resume`` or ``--init_from`` (``utils.cli.add_start_arguments``) to ``trainer`` before ``fit()``."""
+    if args.resume and args.init_from:
+        raise SystemExit("error: give --resume (continue a run) or --init_from (fine-tune), not both")
+    if args.init_ema and not args.init_from:
+        raise SystemExit("error: --init_ema needs --init_from")
+    if args.resume:
+        trainer.resume(args.resume)
+    elif args.init_from:
+        trainer.initialize_from(args.init_from, use_ema=args.init_ema)
+
+
 def build_optimizer(params, train_cfg):
     """Adam or AdamW (decoupled weight decay) from the ``train:`` config."""
     name = str(train_cfg.get("optimizer", "adam")).lower()
@@ -151,7 +163,7 @@ class Trainer:
     def __init__(self, net_with_loss, network, loader, validate, train_cfg, output_dir, input_specs=None,
                  metric="loss", mode="min", lr_schedule=None, optimizer=None, config=None):
         self.cfg = {**TRAIN_DEFAULTS, **dict(train_cfg)}
-        self.network, self.loader, self.validate = network, loader, validate
+        self.network, self.net_with_loss, self.loader, self.validate = network, net_with_loss, loader, validate
         self.output_dir, self.metric, self.mode = output_dir, metric, mode
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
@@ -195,6 +207,47 @@ class Trainer:
         LOG.info("resumed from %s at epoch %d, step %d (global step %d)", path, self.state.epoch,
                  self.state.step_in_epoch, self.state.global_step)
         return self.state
+
+    def initialize_from(self, path, use_ema=False):
+        """Fine-tune: start from the weights in ``path`` (a converted public checkpoint, or another run's
+        ``best.ckpt``); the optimizer, schedule and progress start afresh.
+
+        Every network parameter must be in the file with its shape (else a KeyError / ValueError naming
+        it). Trainable weights outside the network (e.g. a classifier head in the loss Cell) are taken
+        when the file has them with the same shape, else they keep their initial values: a head for a
+        new set of classes is trained from scratch. use_ema: take the file's EMA weights.
+        Returns ``(taken, fresh)``: names of the extra weights loaded and left at their initial values.
+        """
+        params, _ = read_checkpoint(path)
+        if use_ema:
+            ema = {k[len("ema."):]: v for k, v in params.items() if k.startswith("ema.")}
+            if not ema:
+                raise KeyError(f"{path} holds no EMA weights (drop --init_ema)")
+            params = {**params, **ema}
+        for param in self.network.get_parameters():
+            if param.name in params and tuple(params[param.name].shape) != tuple(param.shape):
+                raise ValueError(f"{path}: {param.name} has shape {tuple(params[param.name].shape)}, the network "
+                                 f"built from this config needs {tuple(param.shape)}: train with the config the "
+                                 "checkpoint was made with (e.g. the config.yaml a converter wrote beside it)")
+        load_into([self.network], params, path)
+        network_names = {p.name for p in self.network.get_parameters()}
+        taken, fresh = [], []
+        for param in self.net_with_loss.get_parameters():
+            if param.name in network_names:
+                continue
+            value = params.get(param.name)
+            if value is not None and tuple(value.shape) == tuple(param.shape):
+                param.set_data(value)
+                taken.append(param.name)
+            else:
+                fresh.append(param.name)
+        if self.ema is not None:  # the average starts from the loaded weights, not the random ones
+            for shadow, live in zip(self.ema.shadow, self.ema.live):
+                shadow.set_data(live.data.copy())
+        LOG.info("initialised from %s: %d network parameters%s%s", path, len(network_names),
+                 f", also {', '.join(taken)}" if taken else "",
+                 f"; {', '.join(fresh)} start from scratch" if fresh else "")
+        return taken, fresh
 
     # ---- loop --------------------------------------------------------------------------------
     def _set_lr(self):

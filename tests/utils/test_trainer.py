@@ -99,3 +99,59 @@ def test_nan_loss_is_reported(tmp_path):
     trainer = make_trainer(tmp_path, epochs=1, lr=1e30, clip_grad_norm=0.0)
     with pytest.raises(FloatingPointError, match="loss became"):
         trainer.fit()
+
+
+class ToyLossWithHead(ToyLoss):
+    """A loss Cell owning a trainable weight outside the network, like ECAPA's classifier head."""
+
+    def __init__(self, net, size):
+        super().__init__(net)
+        self.head = ms.Parameter(ms.Tensor(np.full(size, 0.5, np.float32)), name="head.weight")
+
+    def construct(self, x, lengths, target):
+        return ((self.net(x, lengths) * self.head.mean() - target) ** 2).mean()
+
+
+def test_initialize_from_starts_a_fresh_run_from_the_weights(tmp_path):
+    donor = make_trainer(tmp_path / "donor", epochs=2, ema_decay=0.9)
+    donor.fit()
+    donor_weights = {p.name: p.asnumpy().copy() for p in donor.network.get_parameters()}
+    fine = make_trainer(tmp_path / "fine", epochs=1, ema_decay=0.9)
+    taken, fresh = fine.initialize_from(str(tmp_path / "donor" / "last.ckpt"))
+    assert taken == [] and fresh == []
+    for param in fine.network.get_parameters():
+        np.testing.assert_array_equal(param.asnumpy(), donor_weights[param.name], err_msg=param.name)
+    for shadow, live in zip(fine.ema.shadow, fine.ema.live):  # the average starts at the loaded weights
+        np.testing.assert_array_equal(shadow.asnumpy(), live.asnumpy())
+    assert fine.state.global_step == 0 and fine.state.best_metric is None
+    assert all(not m.asnumpy().any() for m in fine.optimizer.moment1)  # fresh optimizer
+    started = fine.validate(fine.network)["mse"]  # it computes exactly what the donor computes
+    assert started == donor.validate(donor.network)["mse"]
+    scratch = make_trainer(tmp_path / "scratch", epochs=1)
+    assert abs(started - scratch.validate(scratch.network)["mse"]) > 0.1
+    assert fine.fit().global_step == 5
+
+
+def test_initialize_from_takes_or_skips_extra_weights_and_checks_shapes(tmp_path):
+    donor = make_trainer(tmp_path / "donor", epochs=1)
+    donor.fit()
+    ckpt = str(tmp_path / "donor" / "best.ckpt")
+    params, _ = read_checkpoint(ckpt)
+    from utils.checkpoint import save_network
+    holder = ToyLossWithHead(ToyNet(), 3)
+    holder.head.set_data(ms.Tensor(np.array([1.0, 2.0, 3.0], np.float32)))
+    load_network(ckpt, holder.net)
+    save_network(str(tmp_path / "with_head.ckpt"), holder)
+    for size, expect_taken in ((3, True), (5, False)):  # same head shape: taken; other class count: fresh
+        trainer = make_trainer(tmp_path / f"t{size}", epochs=1)
+        trainer.net_with_loss = ToyLossWithHead(trainer.network, size)
+        taken, fresh = trainer.initialize_from(str(tmp_path / "with_head.ckpt"))
+        assert (taken, fresh) == ((["head.weight"], []) if expect_taken else ([], ["head.weight"]))
+        head = trainer.net_with_loss.head.asnumpy()
+        assert head.tolist() == ([1.0, 2.0, 3.0] if expect_taken else [0.5] * size)
+    wrong = make_trainer(tmp_path / "wrong", epochs=1)
+    wrong.network.out = ms.nn.Dense(16, 2)  # a different architecture than the checkpoint's
+    wrong.network.out.update_parameters_name("out.")
+    with pytest.raises(ValueError, match=r"out\.weight has shape \(1, 16\).*needs \(2, 16\)"):
+        wrong.initialize_from(ckpt)
+    assert "head.weight" not in params  # the plain donor had no head

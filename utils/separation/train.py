@@ -9,7 +9,7 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from utils.cli import start
+from utils.cli import add_start_arguments, start
 
 LOG = logging.getLogger("zoo.train")
 
@@ -18,7 +18,7 @@ def add_train_arguments(parser):
     parser.add_argument("--data_dir", required=True,
                         help="LibriMix root (holding wav8k/min/metadata) or wsj0-2mix root (holding tr/cv/tt)")
     parser.add_argument("--output_dir", required=True, help="checkpoints, train_log.jsonl and train.log go here")
-    parser.add_argument("--resume", default=None, help="continue from this checkpoint (e.g. OUT/last.ckpt)")
+    add_start_arguments(parser)
     parser.add_argument("--train_split", default="train",
                         help="split to train on: train (train-360, else train-100 / tr) or a corpus split name")
     parser.add_argument("--valid_split", default="valid", help="split validated after each epoch (dev / cv)")
@@ -64,7 +64,7 @@ def train_main(entry_file, network_class, description):
     from utils.separation.data import SeparationDataset, collate
     from utils.separation.loss import SeparationLossCell, neg_sisnr_pit_loss
     from utils.separation.separate import count_parameters, mixture_spec, training_specs
-    from utils.trainer import Trainer
+    from utils.trainer import Trainer, start_from
 
     sample_rate = int(cfg.data.sample_rate)
     train_items = find_split(args.data_dir, args.train_split, cfg.data)
@@ -89,8 +89,7 @@ def train_main(entry_file, network_class, description):
     trainer = Trainer(with_loss, network, loader, make_validator(valid_items, sample_rate, run), cfg.train,
                       args.output_dir, input_specs=training_specs(n_src), metric="si_snri", mode="max",
                       config=cfg.to_dict())
-    if args.resume:
-        trainer.resume(args.resume)
+    start_from(trainer, args)
     state = trainer.fit()
     if dataset.report():
         LOG.warning(dataset.report())
