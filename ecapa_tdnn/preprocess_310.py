@@ -40,13 +40,11 @@ def first_trials(trials, max_files):
 
 def main():
     args, cfg, _ = start(__file__, "Write the files of a trial list as Ascend 310 inputs for ECAPA-TDNN", add_arguments)
-    import numpy as np
     from tqdm import tqdm
 
     from ecapa_tdnn.src.dataset import UtteranceSet, read_trials
     from ecapa_tdnn.src.verification import trial_indices
-    from utils.deploy310 import check_item_limit, fit_length, start_output_folder, write_references
-    from utils.infer310 import write_inputs
+    from utils.deploy310 import check_item_limit, start_output_folder, write_feature_item, write_references
 
     check_item_limit(args.max_items, args.fixed_length)
     trials = read_trials(args.trials, args.data_path)
@@ -59,12 +57,8 @@ def main():
     start_output_folder(args.output_path)
     entries = []
     for index, path in enumerate(tqdm(paths, desc="preprocess", unit="file")):
-        features = dataset.get(index)[0]
-        frames = int(features.shape[1])
-        length = min(frames, args.fixed_length or frames)
-        name = f"{index:06d}"
-        write_inputs(args.output_path, name, [fit_length(features, args.fixed_length, axis=1)[None].astype(np.float32),
-                                              np.array([length], np.int32)], names=["features", "lengths"])
+        name, frames, length = write_feature_item(args.output_path, index, dataset.get(index)[0], args.fixed_length,
+                                                  ("features", "lengths"))
         entries.append({"item": name, "path": path, "frames": frames, "cropped": frames > length})
     with open(os.path.join(args.output_path, TRIALS_FILE), "w", encoding="utf-8") as handle:
         handle.writelines(f"{label} {first} {second}\n" for label, first, second in trials)

@@ -43,12 +43,10 @@ def main():
     args, cfg, _ = start(__file__, "Write LibriSpeech utterances as Ascend 310 inputs for Jasper", add_arguments)
     import json
 
-    import numpy as np
     from tqdm import tqdm
 
     from jasper.src.dataset import AsrDataset
-    from utils.deploy310 import check_item_limit, fit_length, start_output_folder, write_references
-    from utils.infer310 import write_inputs
+    from utils.deploy310 import check_item_limit, start_output_folder, write_feature_item, write_references
 
     check_item_limit(args.max_items, args.fixed_length)
     entries = utterances(args.data_path)[:args.max_items]
@@ -59,12 +57,8 @@ def main():
     dataset = AsrDataset(manifest, cfg.data, train=False)
     items = []
     for index, entry in enumerate(tqdm(dataset.entries, desc="preprocess", unit="utt")):
-        features = dataset.get(index)[0]
-        frames = int(features.shape[1])
-        length = min(frames, args.fixed_length or frames)
-        name = f"{index:06d}"
-        write_inputs(args.output_path, name, [fit_length(features, args.fixed_length, axis=1)[None].astype(np.float32),
-                                              np.array([length], np.int32)], names=["features", "feature_lengths"])
+        name, frames, length = write_feature_item(args.output_path, index, dataset.get(index)[0], args.fixed_length,
+                                                  ("features", "feature_lengths"))
         items.append({"item": name, "audio_filepath": entry["audio_filepath"], "text": entry["text"],
                       "duration": float(entry["duration"]), "frames": frames, "cropped": frames > length})
     write_references(args.output_path, {"task": "asr", "data_path": os.path.abspath(args.data_path),

@@ -65,6 +65,19 @@ def fit_length(array, length, axis=-1):
     return np.pad(array, padding)
 
 
+def write_feature_item(folder, index, features, fixed_length, input_names):
+    """Write one utterance's features [C, F] as protocol item ``index`` (batch of 1): the features fitted
+    to ``fixed_length`` frames (None: as they are) and the valid frame count, under ``input_names``
+    (features, lengths). Returns ``(item name, frames, valid frames)``; valid < frames when cropped."""
+    from utils.infer310 import write_inputs
+    frames = int(features.shape[1])
+    valid = min(frames, fixed_length or frames)
+    name = f"{index:06d}"
+    write_inputs(folder, name, [fit_length(features, fixed_length, axis=1)[None].astype(np.float32),
+                                np.array([valid], np.int32)], names=list(input_names))
+    return name, frames, valid
+
+
 def write_references(folder, references):
     """IN/references.json: a dict with an ``items`` list (one dict per item, key ``item`` = its name)."""
     cropped = sum(1 for entry in references["items"] if entry.get("cropped"))

@@ -8,7 +8,7 @@ import pytest
 
 from dprnn.src.network import DPRNN
 from tests.utils.separation.asteroid_parity import (asteroid_models, convert_ok, max_relative_errors, randomize,
-                                                    read_yaml, run_converter, save_bare, save_package)
+                                                    read_yaml, resave_state, run_converter, save_bare, save_package)
 from utils.config import load_config
 from utils.separation.convert_asteroid import convert, read_asteroid_checkpoint
 
@@ -60,18 +60,11 @@ def saved_state(tmp_path):
     return save_bare(small_dprnn(), str(tmp_path), {"n_src": 2, **SMALL})
 
 
-def _resave(tmp_path, state):
-    import torch
-    path = str(tmp_path / "edited.pth")
-    torch.save({name: torch.from_numpy(np.array(value)) for name, value in state.items()}, path)
-    return path
-
-
 def test_unknown_tensor_is_an_error_naming_it(tmp_path, saved_state):
     weights, args_file = saved_state
     _, _, state, _ = read_asteroid_checkpoint(weights, args_file)
     state["masker.extra_gate.weight"] = np.zeros((4, 4), np.float32)
-    done = run_converter("dprnn", "--asteroid_ckpt", _resave(tmp_path, state), "--model_args", args_file,
+    done = run_converter("dprnn", "--asteroid_ckpt", resave_state(tmp_path, state), "--model_args", args_file,
                          "--output_dir", str(tmp_path / "out"))
     assert done.returncode != 0 and "masker.extra_gate.weight" in done.stderr, done.stderr[-2000:]
     assert not os.path.exists(tmp_path / "out" / "model.ckpt")
@@ -84,11 +77,11 @@ def test_wrong_shape_and_missing_tensor_are_errors(tmp_path, saved_state):
     state["masker.net.1.inter_linear.weight"] = state["masker.net.1.inter_linear.weight"][:, :8]
     with pytest.raises(ValueError, match=r"masker\.net\.1\.inter_linear\.weight.*\[16, 8\].*"
                                          r"masker\.blocks\.1\.inter_linear\.weight.*\[16, 32\]"):
-        convert(_resave(tmp_path, state), "DPRNNTasNet", DPRNN, cfg, args_file)
+        convert(resave_state(tmp_path, state), "DPRNNTasNet", DPRNN, cfg, args_file)
     _, _, state, _ = read_asteroid_checkpoint(weights, args_file)
     del state["masker.first_out.0.weight"]
     with pytest.raises(KeyError, match=r"masker\.prelu\.w"):
-        convert(_resave(tmp_path, state), "DPRNNTasNet", DPRNN, cfg, args_file)
+        convert(resave_state(tmp_path, state), "DPRNNTasNet", DPRNN, cfg, args_file)
 
 
 def test_unsupported_arguments_and_missing_model_args_are_errors(tmp_path, saved_state):

@@ -8,7 +8,7 @@ import pytest
 
 from tasnet.src.network import TasNet
 from tests.utils.separation.asteroid_parity import (asteroid_models, convert_ok, max_relative_errors, randomize,
-                                                    read_yaml, run_converter, save_bare, save_package)
+                                                    read_yaml, resave_state, run_converter, save_bare, save_package)
 from utils.config import load_config
 from utils.separation.convert_asteroid import convert, read_asteroid_checkpoint
 
@@ -62,18 +62,11 @@ def saved_state(tmp_path):
     return save_bare(small_lstm_tasnet(), str(tmp_path), {"n_src": 2, **SMALL})
 
 
-def _resave(tmp_path, state):
-    import torch
-    path = str(tmp_path / "edited.pth")
-    torch.save({name: torch.from_numpy(np.array(value)) for name, value in state.items()}, path)
-    return path
-
-
 def test_unknown_tensor_is_an_error_naming_it(tmp_path, saved_state):
     weights, args_file = saved_state
     _, _, state, _ = read_asteroid_checkpoint(weights, args_file)
     state["masker.skip.weight"] = np.zeros((16, 16), np.float32)
-    done = run_converter("tasnet", "--asteroid_ckpt", _resave(tmp_path, state), "--model_args", args_file,
+    done = run_converter("tasnet", "--asteroid_ckpt", resave_state(tmp_path, state), "--model_args", args_file,
                          "--output_dir", str(tmp_path / "out"))
     assert done.returncode != 0 and "masker.skip.weight" in done.stderr, done.stderr[-2000:]
     assert not os.path.exists(tmp_path / "out" / "model.ckpt")
@@ -85,12 +78,12 @@ def test_wrong_shape_alias_and_wrong_model_are_errors(tmp_path, saved_state):
     _, _, state, _ = read_asteroid_checkpoint(weights, args_file)
     state["masker.masker.1.weight"] = state["masker.masker.1.weight"][:16]
     with pytest.raises(ValueError, match=r"masker\.masker\.1\.weight \[16, 32\].*masker\.to_masks\.weight is \[32, 32\]"):
-        convert(_resave(tmp_path, state), "LSTMTasNet", TasNet, cfg, args_file)
+        convert(resave_state(tmp_path, state), "LSTMTasNet", TasNet, cfg, args_file)
     # the second reference to the ReLU branch's filters must really be the same tensor
     _, _, state, _ = read_asteroid_checkpoint(weights, args_file)
     state["encoder.filterbank._filters"] = state["encoder.filterbank._filters"] + 1.0
     with pytest.raises(ValueError, match=r"encoder\.filterbank\._filters should be the same tensor"):
-        convert(_resave(tmp_path, state), "LSTMTasNet", TasNet, cfg, args_file)
+        convert(resave_state(tmp_path, state), "LSTMTasNet", TasNet, cfg, args_file)
     # a DPRNNTasNet package given to the TasNet converter
     dprnn = asteroid_models().DPRNNTasNet(n_src=2, n_filters=8, bn_chan=8, hid_size=4, chunk_size=4, n_repeats=1)
     package = save_package(dprnn, str(tmp_path / "dprnn.bin"))

@@ -89,3 +89,11 @@ def max_relative_errors(reference, ckpt_path, network_class, lengths=LENGTHS, ba
 def read_yaml(path):
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def resave_state(directory, state):
+    """Write an (edited) state dict {name: array} back with torch.save; returns the file path."""
+    import torch
+    path = os.path.join(str(directory), "edited.pth")
+    torch.save({name: torch.from_numpy(np.array(value)) for name, value in state.items()}, path)
+    return path
