@@ -161,11 +161,8 @@ def model_section(cfg_model, base_model, inferred, path, log):
 
 
 def main():
-    argv = sys.argv[1:]
-    if not any(token == "--config_path" or token.startswith("--config_path=") for token in argv):
-        argv = ["--config_path", DEFAULT_CONFIG] + argv
-    args, cfg, _ = start(__file__, "Convert SpeechBrain ECAPA-TDNN weights (base config: config_c1024.yaml "
-                                   "unless --config_path is given)", add_arguments, argv=argv)
+    args, cfg, _ = start(__file__, "Convert SpeechBrain ECAPA-TDNN weights", add_arguments,
+                         default_config=os.path.basename(DEFAULT_CONFIG))
     import logging
 
     import mindspore as ms

@@ -285,12 +285,9 @@ def convert(nvidia_path, cfg, use_ema=False, template_path="template"):
 
 
 def main():
-    argv = sys.argv[1:]
-    if not any(arg == "--config_path" or arg.startswith("--config_path=") for arg in argv):
-        argv = ["--config_path", DEFAULT_TEMPLATE] + argv
-    args, cfg, run = start(__file__, "Convert an NVIDIA DeepLearningExamples Jasper checkpoint. The template config "
-                           "is jasper/config_10x5dr.yaml unless --config_path is given (the generic default "
-                           "printed below does not apply here)", add_arguments, argv=argv)
+    args, cfg, run = start(__file__, "Convert an NVIDIA DeepLearningExamples Jasper checkpoint (the template config "
+                           "gives what the weights cannot tell: strides, dilations, dropout, training settings)",
+                           add_arguments, default_config=os.path.basename(DEFAULT_TEMPLATE))
     from utils.checkpoint import save_network
     from utils.config import save_config
 

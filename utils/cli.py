@@ -38,15 +38,17 @@ def setup_logging(log_file=None, is_main=True):
     return root
 
 
-def default_config_path(entry_file):
-    return os.path.join(os.path.dirname(os.path.abspath(entry_file)), "config.yaml")
+def default_config_path(entry_file, name="config.yaml"):
+    return os.path.join(os.path.dirname(os.path.abspath(entry_file)), name)
 
 
-def start(entry_file, description, add_arguments=None, argv=None, save_resolved_config=False):
+def start(entry_file, description, add_arguments=None, argv=None, save_resolved_config=False,
+          default_config="config.yaml"):
     """Parse the command line of ``entry_file`` and prepare the process.
 
     Returns ``(args, cfg, run)``: argparse namespace, resolved Config, ``context.RunInfo``.
     With ``save_resolved_config`` the resolved config is written to ``OUT/config.yaml`` (rank 0).
+    default_config: the config file beside ``entry_file`` used without ``--config_path``.
     """
     def flags(parser):
         parser.add_argument("--device_target", default=None, choices=list(context.DEVICE_TARGETS),
@@ -55,7 +57,7 @@ def start(entry_file, description, add_arguments=None, argv=None, save_resolved_
         if add_arguments is not None:
             add_arguments(parser)
 
-    args, cfg = parse_args(default_config_path(entry_file), description, flags, argv)
+    args, cfg = parse_args(default_config_path(entry_file, default_config), description, flags, argv)
     run = context.init_context(cfg.get("device_target", args.device_target or "CPU"), args.device_id,
                                seed=int(cfg.get("seed", 0)))
     output_dir = getattr(args, "output_dir", None)
