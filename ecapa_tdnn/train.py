@@ -43,7 +43,7 @@ def main():
     from ecapa_tdnn.src.verification import (cosine_scores, extract_embeddings, network_embedder, trial_indices,
                                              verification_metrics)
     from utils.data import BatchLoader
-    from utils.sync_batch_norm import convert_to_sync_batch_norm
+    from utils.sync_batch_norm import synchronise_batch_norm
     from utils.trainer import Trainer, build_optimizer, start_from
 
     log = logging.getLogger("zoo.train")
@@ -59,10 +59,7 @@ def main():
              ", ".join(dataset.augmenter.kinds) if dataset.augmenter else "off")
 
     network = ECAPATDNN(**cfg.model)
-    if cfg.train.get("sync_batch_norm", True):  # data parallel: BN statistics over the global batch
-        network, synced = convert_to_sync_batch_norm(network, run.group_size)
-        if synced:
-            log.info("%d BatchNorm layers synchronised over %d ranks", synced, run.group_size)
+    network = synchronise_batch_norm(network, cfg.train)  # data parallel: BN over the global batch
     head = AAMSoftmaxHead(int(cfg.model.embedding_dim), dataset.num_classes, cfg.loss.margin, cfg.loss.scale,
                           cfg.loss.easy_margin)
     with_loss = SpeakerClassifierWithLoss(network, head)

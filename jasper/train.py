@@ -30,7 +30,7 @@ def main():
     from jasper.src.network import JasperWithCTCLoss, build_network, count_parameters, loss_input_specs
     from utils.data import BatchLoader
     from utils.schedules import build_schedule
-    from utils.sync_batch_norm import convert_to_sync_batch_norm
+    from utils.sync_batch_norm import synchronise_batch_norm
     from utils.trainer import Trainer, start_from
 
     log = logging.getLogger("zoo.train")
@@ -45,10 +45,7 @@ def main():
     log.info("validating on %d utterances of %s (greedy WER selects best.ckpt)", len(valid_set), args.valid_manifest)
 
     network = build_network(cfg.to_dict())
-    if cfg.train.get("sync_batch_norm", True):  # data parallel: BN statistics over the global batch
-        network, synced = convert_to_sync_batch_norm(network, run.group_size)
-        if synced:
-            log.info("%d BatchNorm layers synchronised over %d ranks", synced, run.group_size)
+    network = synchronise_batch_norm(network, cfg.train)  # data parallel: BN over the global batch
     log.info("network: %d blocks, %.2f M parameters, total stride %d", len(network.blocks_config),
              count_parameters(network) / 1e6, network.total_stride)
     train_cfg = cfg.train

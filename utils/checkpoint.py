@@ -89,28 +89,39 @@ def checkpoint_config(path):
 
 
 def load_into(cells, param_dict, path="checkpoint", strict=True):
-    """Load ``param_dict`` into every cell; with ``strict`` every parameter must be present."""
+    """Load ``param_dict`` into every cell; with ``strict`` every parameter must be present. A parameter
+    whose stored shape differs is a ValueError naming it and both shapes."""
     for cell in cells:
-        missing = [p.name for p in cell.get_parameters() if p.name not in param_dict]
+        params = list(cell.get_parameters())
+        missing = [p.name for p in params if p.name not in param_dict]
         if strict and missing:
             raise KeyError(f"{path} lacks {len(missing)} parameter(s) of {type(cell).__name__}: "
                            f"{', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}")
-        ms.load_param_into_net(cell, {k: v for k, v in param_dict.items()
-                                      if k in {p.name for p in cell.get_parameters()}})
+        for param in params:
+            stored = param_dict.get(param.name)
+            if stored is not None and tuple(stored.shape) != tuple(param.shape):
+                raise ValueError(f"{path}: {param.name} has shape {tuple(stored.shape)}, the network built from "
+                                 f"this config needs {tuple(param.shape)}: use the config the checkpoint was made "
+                                 "with (e.g. the config.yaml a converter wrote beside it)")
+        ms.load_param_into_net(cell, {k: v for k, v in param_dict.items() if k in {p.name for p in params}})
 
 
-def load_network(path, network, use_ema=False):
-    """Load a network's weights from a training or network-only checkpoint.
-
-    use_ema: take the ``ema.``-prefixed copies (error when the checkpoint has none).
-    Returns the checkpoint's meta dict.
-    """
+def read_weights(path, use_ema=False):
+    """``read_checkpoint`` with, for ``use_ema``, the ``ema.``-prefixed copies in place of the live
+    weights (error when the checkpoint has none). BN statistics are not averaged: they stay live."""
     params, meta = read_checkpoint(path)
     if use_ema:
         ema = {k[len("ema."):]: v for k, v in params.items() if k.startswith("ema.")}
         if not ema:
-            raise KeyError(f"{path} holds no EMA weights (train with ema_decay > 0, or drop --use_ema)")
-        params = {**params, **ema}  # BN statistics are not averaged: they come from the live weights
+            raise KeyError(f"{path} holds no EMA weights (train with ema_decay > 0, or use the live weights)")
+        params = {**params, **ema}
+    return params, meta
+
+
+def load_network(path, network, use_ema=False):
+    """Load a network's weights from a training or network-only checkpoint (see ``read_weights``).
+    Returns the checkpoint's meta dict."""
+    params, meta = read_weights(path, use_ema)
     load_into([network], params, path)
     return meta
 

@@ -16,11 +16,15 @@ freely between single-device and distributed runs.
 
 The same AllReduce implementation serves CPU, GPU and Ascend (one code path to test).
 """
+import logging
+
 import utils.context  # noqa: F401  (environment before mindspore)
 import mindspore as ms
 from mindspore import nn, ops
 
 from utils.context import run_info
+
+LOG = logging.getLogger("zoo.sync_batch_norm")
 
 
 class SyncBatchNorm(nn.BatchNorm1d):
@@ -71,6 +75,16 @@ class SyncBatchNorm(nn.BatchNorm1d):
         four_d = x.reshape(shape + (1,) * (4 - len(shape))) if len(shape) < 4 else x
         out = self.bn_infer(four_d, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
         return out.reshape(shape) if len(shape) < 4 else out
+
+
+def synchronise_batch_norm(network, train_cfg):
+    """What a train.py calls: ``convert_to_sync_batch_norm`` when ``train.sync_batch_norm`` (default true)
+    and the job is data parallel, logging how many layers now share their statistics. Returns the network."""
+    if train_cfg.get("sync_batch_norm", True):
+        network, synced = convert_to_sync_batch_norm(network)
+        if synced:
+            LOG.info("%d BatchNorm layers synchronised over %d ranks", synced, run_info().group_size)
+    return network
 
 
 def convert_to_sync_batch_norm(network, group_size=None):

@@ -34,7 +34,7 @@ import utils.context  # noqa: F401  (environment before mindspore)
 import mindspore as ms
 from mindspore import nn, ops
 
-from utils.checkpoint import TrainState, load_into, load_training_checkpoint, read_checkpoint, save_training_checkpoint
+from utils.checkpoint import TrainState, load_into, load_training_checkpoint, read_weights, save_training_checkpoint
 from utils.context import run_info
 from utils.distributed import all_reduce_sum, pad_to_common_shape
 
@@ -218,17 +218,7 @@ class Trainer:
         new set of classes is trained from scratch. use_ema: take the file's EMA weights.
         Returns ``(taken, fresh)``: names of the extra weights loaded and left at their initial values.
         """
-        params, _ = read_checkpoint(path)
-        if use_ema:
-            ema = {k[len("ema."):]: v for k, v in params.items() if k.startswith("ema.")}
-            if not ema:
-                raise KeyError(f"{path} holds no EMA weights (drop --init_ema)")
-            params = {**params, **ema}
-        for param in self.network.get_parameters():
-            if param.name in params and tuple(params[param.name].shape) != tuple(param.shape):
-                raise ValueError(f"{path}: {param.name} has shape {tuple(params[param.name].shape)}, the network "
-                                 f"built from this config needs {tuple(param.shape)}: train with the config the "
-                                 "checkpoint was made with (e.g. the config.yaml a converter wrote beside it)")
+        params, _ = read_weights(path, use_ema)
         load_into([self.network], params, path)
         network_names = {p.name for p in self.network.get_parameters()}
         taken, fresh = [], []
