@@ -97,3 +97,16 @@ def resave_state(directory, state):
     path = os.path.join(str(directory), "edited.pth")
     torch.save({name: torch.from_numpy(np.array(value)) for name, value in state.items()}, path)
     return path
+
+
+def check_unknown_tensor_rejected(model_dir, directory, weights, args_file, extra_name, shape):
+    """Add ``extra_name`` (zeros of ``shape``) to a saved state dict: the converter CLI must fail naming it
+    and write no checkpoint."""
+    from utils.separation.convert_asteroid import read_asteroid_checkpoint
+    _, _, state, _ = read_asteroid_checkpoint(weights, args_file)
+    state[extra_name] = np.zeros(shape, np.float32)
+    out = os.path.join(str(directory), "out")
+    done = run_converter(model_dir, "--asteroid_ckpt", resave_state(directory, state), "--model_args", args_file,
+                         "--output_dir", out)
+    assert done.returncode != 0 and extra_name in done.stderr, done.stderr[-2000:]
+    assert not os.path.exists(os.path.join(out, "model.ckpt"))
