@@ -1,27 +1,17 @@
-"""Import the PyTorch reference implementations used by the parity tests (asteroid, speechbrain).
+"""Import the PyTorch reference implementations of the parity tests, skipping visibly where they are missing.
 
-They are installed without their dependencies (requirements-reference.txt), because both import
-``torchaudio`` at import time and no torchaudio build fits the CPU torch 2.13.0 used here. Their model
-definitions do not use it, so a minimal stand-in module is enough to import them.
+The importing itself (with the ``torchaudio`` stand-in asteroid and speechbrain need) lives in
+``torch_references``, shared with ``bench/peers.py``.
 """
-import importlib
-import sys
-import types
-
 import pytest
+
+from torch_references import ReferenceUnavailable
+from torch_references import import_reference as _import
 
 
 def import_reference(module_name):
-    """``importlib.import_module(module_name)`` after skipping (visibly) without torch and providing a
-    stand-in ``torchaudio`` when the real one is missing."""
-    pytest.importorskip("torch", reason="torch is not installed: bash scripts/setup.sh --test installs the "
-                                        "reference packages of the parity tests")
+    """``importlib.import_module(module_name)``, or a visible skip when torch or the package is missing."""
     try:
-        import torchaudio  # noqa: F401
-    except ImportError:
-        stand_in = types.ModuleType("torchaudio")
-        stand_in.__version__ = "0.0.0+stand-in"
-        sys.modules["torchaudio"] = stand_in
-    root = module_name.split(".")[0]
-    pytest.importorskip(root, reason=f"{root} is not installed: bash scripts/setup.sh --test installs it")
-    return importlib.import_module(module_name)
+        return _import(module_name)
+    except ReferenceUnavailable as error:
+        pytest.skip(str(error))

@@ -7,6 +7,7 @@ from utils.separation.filterbanks import ConvEncoder, OverlapAddDecoder
 from utils.separation.framing import crop_frames, frame_signal, overlap_add, pad_to_frames, zero_pad
 from utils.separation.masks import get_mask_activation
 from utils.separation.norms import CAUSAL_NORMS, get_norm
+from utils.separation.rnn import FusedLSTM
 
 
 CHUNK_MARGINS = ("half", "full")
@@ -23,10 +24,10 @@ class DualPathBlock(nn.Cell):
 
     def __init__(self, channels, hidden_size, norm, bidirectional, dropout):
         super().__init__()
-        self.intra_rnn = nn.LSTM(channels, hidden_size, batch_first=True, bidirectional=True)
+        self.intra_rnn = FusedLSTM(channels, hidden_size, batch_first=True, bidirectional=True)
         self.intra_linear = nn.Dense(2 * hidden_size, channels)
         self.intra_norm = get_norm(norm, channels)
-        self.inter_rnn = nn.LSTM(channels, hidden_size, batch_first=True, bidirectional=bidirectional)
+        self.inter_rnn = FusedLSTM(channels, hidden_size, batch_first=True, bidirectional=bidirectional)
         self.inter_linear = nn.Dense(hidden_size * (2 if bidirectional else 1), channels)
         self.inter_norm = get_norm(norm, channels)
         self.dropout = nn.Dropout(p=dropout) if dropout > 0 else nn.Identity()

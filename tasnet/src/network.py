@@ -6,6 +6,7 @@ from utils.separation.base import EncoderMaskerDecoder, non_default
 from utils.separation.filterbanks import GatedEncoder, OverlapAddDecoder
 from utils.separation.masks import get_mask_activation
 from utils.separation.norms import CAUSAL_NORMS, get_norm
+from utils.separation.rnn import FusedLSTM
 
 # Options that reproduce asteroid's LSTMTasNet, with the defaults that keep this zoo's TasNet.
 ASTEROID_OPTION_DEFAULTS = {"stride": None, "frame_norm": True, "encoder_bias": True, "lstm_skip": True,
@@ -30,7 +31,7 @@ class TasNetMasker(nn.Cell):
         remaining = n_layers - sizes[0]
         sizes += [2] * (remaining // 2) + [1] * (remaining % 2)
         self.lstms = nn.CellList([
-            nn.LSTM(n_filters if i == 0 else lstm_out, hidden_size, num_layers=layers, batch_first=True,
+            FusedLSTM(n_filters if i == 0 else lstm_out, hidden_size, num_layers=layers, batch_first=True,
                     bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
             for i, layers in enumerate(sizes)])
         self.to_masks = nn.Dense(lstm_out, n_src * n_filters)

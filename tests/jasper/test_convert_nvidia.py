@@ -1,4 +1,4 @@
-"""jasper/convert_nvidia.py against a PyTorch rebuild of NVIDIA's Jasper (tests/jasper/nvidia_reference.py).
+"""jasper/convert_nvidia.py against a PyTorch rebuild of NVIDIA's Jasper (torch_references/nvidia_jasper.py).
 
 A small dense-residual Jasper (prologue, 3 dense blocks x 2 sub-blocks, 2-layer epilogue with dilation) gets
 random weights and BatchNorm statistics, is saved as NVIDIA's trainer saves it ({state_dict, ema_state_dict,
@@ -15,7 +15,7 @@ import yaml
 
 torch = pytest.importorskip("torch")
 
-from tests.jasper import nvidia_reference as ref  # noqa: E402
+from torch_references import nvidia_jasper as ref  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BLOCKS = [dict(filters=24, repeat=1, kernel=11, stride=2, dilation=1, dropout=0.2, residual=False),

@@ -25,7 +25,8 @@ def make_trainer(out, epochs, seed=0, **train):
                   for x, n, y in valid.iterate(0)]
         return {"mse": float(np.mean(errors))}
 
-    cfg = {"epochs": epochs, "lr": 0.01, "clip_grad_norm": 1.0, **train}
+    # dynamic by default: the toy batches have many lengths (static graphs are tested on their own below)
+    cfg = {"epochs": epochs, "lr": 0.01, "clip_grad_norm": 1.0, "graph_shapes": "dynamic", **train}
     return Trainer(ToyLoss(net), net, loader, validate, cfg, str(out), input_specs=toy_specs(),
                    metric="mse", mode="min", config={"train": cfg})
 
@@ -155,3 +156,19 @@ def test_initialize_from_takes_or_skips_extra_weights_and_checks_shapes(tmp_path
     with pytest.raises(ValueError, match=r"out\.weight has shape \(1, 16\).*needs \(2, 16\)"):
         wrong.initialize_from(ckpt)
     assert "head.weight" not in params  # the plain donor had no head
+
+
+def test_static_graph_shapes_switch_to_dynamic_and_train_like_dynamic(tmp_path):
+    # ToyDataset batches have many lengths: 2 static graphs, then one dynamic graph for all the others.
+    static = make_trainer(tmp_path / "s", epochs=2, graph_shapes="static", max_static_shapes=2)
+    assert not static.dynamic
+    static.fit()
+    assert static.dynamic and len(static.static_shapes) == 2
+    dynamic = make_trainer(tmp_path / "d", epochs=2, graph_shapes="dynamic")
+    assert dynamic.dynamic
+    dynamic.fit()
+    a, b = params_of(static), params_of(dynamic)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    with pytest.raises(ValueError, match="graph_shapes"):
+        make_trainer(tmp_path / "x", epochs=1, graph_shapes="sometimes")

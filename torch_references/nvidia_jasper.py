@@ -1,4 +1,5 @@
-"""PyTorch re-implementation of NVIDIA DeepLearningExamples' Jasper (PyTorch/SpeechRecognition/Jasper), for tests.
+"""PyTorch re-implementation of NVIDIA DeepLearningExamples' Jasper (PyTorch/SpeechRecognition/Jasper), for the
+parity tests and the speed comparison (bench/peers.py).
 
 NVIDIA's code is not on PyPI, so this module rebuilds its published structure and state-dict key names:
 
@@ -13,7 +14,7 @@ NVIDIA's code is not on PyPI, so this module rebuilds its published structure an
   Hann of ``win_length`` inside ``n_fft``), power, librosa mel filters (buffer ``fb`` [1, n_mels, n_fft/2+1]),
   ln(x + 1e-20), per-feature mean / unbiased std (+1e-5) over ceil(T / hop) valid frames, the rest zeroed.
 
-Only tests import this (torch needed).
+Imported by the parity tests and bench/peers.py (torch needed; never by the models).
 """
 import math
 
