@@ -61,6 +61,9 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
             inputs = [ms.Tensor(a) for a in make_inputs(1, int(example_length))]
     outputs = _output_specs(network, make_inputs, output_names, inputs)
     if file_format == "ONNX":  # names the graph's inputs/outputs as the JSON does (ms.export cannot)
+        for _, cell in network.cells_and_names():
+            if hasattr(cell, "onnx_compatible"):  # e.g. FusedLSTM: ops the ONNX exporter lacks -> plain ones
+                cell.onnx_compatible()
         ms.onnx.export(_FreshOutputs(network), *inputs, file_name=base + ext, input_names=list(input_names),
                        output_names=[spec["name"] for spec in outputs])
     else:

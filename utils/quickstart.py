@@ -17,29 +17,40 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# model -> list of (step name, argv template, metrics) where metrics is None or
-# "FILE:key,key" (a JSON file in the model's output folder and the keys shown in the table).
+# model -> list of (step name, argv template, metrics) where metrics is None or (column, "FILE:key,key"): a
+# JSON file in the model's output folder and the keys shown in the table's "trained" or "untrained" column.
 # Templates use {data} (the tiny corpora), {out} (the model's output folder) and {py} (this Python).
+# "untrained" = the same network with random weights (export.py without --ckpt_path), evaluated the same way.
 MODEL_JOBS = {
     "tasnet": [
         ("train", ["{py}", "tasnet/train.py", "--data_dir", "{data}/Libri2Mix", "--output_dir", "{out}",
                    "--train.max_steps", "100", "--train.batch_size", "4"], None),
         ("eval", ["{py}", "tasnet/eval.py", "--data_dir", "{data}/Libri2Mix", "--ckpt_path", "{out}/best.ckpt",
-                  "--output_dir", "{out}"], "metrics.json:si_snri,sdri,n_utterances"),
+                  "--output_dir", "{out}"], ("trained", "metrics.json:si_snri,sdri")),
         ("export", ["{py}", "tasnet/export.py", "--ckpt_path", "{out}/best.ckpt", "--file_format", "MINDIR",
                     "--file_name", "{out}/tasnet"], None),
         ("infer", ["{py}", "tasnet/infer.py", "--ckpt_path", "{out}/tasnet.mindir", "--input",
                    "{data}/Libri2Mix/wav8k/min/test/mix_clean", "--output_dir", "{out}/separated"], None),
+        ("untrained export", ["{py}", "tasnet/export.py", "--file_format", "MINDIR", "--file_name",
+                              "{out}/untrained/tasnet"], None),
+        ("untrained eval", ["{py}", "tasnet/eval.py", "--data_dir", "{data}/Libri2Mix", "--ckpt_path",
+                            "{out}/untrained/tasnet.mindir", "--output_dir", "{out}/untrained"],
+         ("untrained", "untrained/metrics.json:si_snri,sdri")),
     ],
     "dprnn": [
         ("train", ["{py}", "dprnn/train.py", "--data_dir", "{data}/Libri2Mix", "--output_dir", "{out}",
                    "--train.max_steps", "100", "--train.batch_size", "4"], None),
         ("eval", ["{py}", "dprnn/eval.py", "--data_dir", "{data}/Libri2Mix", "--ckpt_path", "{out}/best.ckpt",
-                  "--output_dir", "{out}"], "metrics.json:si_snri,sdri,n_utterances"),
+                  "--output_dir", "{out}"], ("trained", "metrics.json:si_snri,sdri")),
         ("export", ["{py}", "dprnn/export.py", "--ckpt_path", "{out}/best.ckpt", "--file_format", "MINDIR",
                     "--file_name", "{out}/dprnn"], None),
         ("infer", ["{py}", "dprnn/infer.py", "--ckpt_path", "{out}/dprnn.mindir", "--input",
                    "{data}/Libri2Mix/wav8k/min/test/mix_clean", "--output_dir", "{out}/separated"], None),
+        ("untrained export", ["{py}", "dprnn/export.py", "--file_format", "MINDIR", "--file_name",
+                              "{out}/untrained/dprnn"], None),
+        ("untrained eval", ["{py}", "dprnn/eval.py", "--data_dir", "{data}/Libri2Mix", "--ckpt_path",
+                            "{out}/untrained/dprnn.mindir", "--output_dir", "{out}/untrained"],
+         ("untrained", "untrained/metrics.json:si_snri,sdri")),
     ],
     "ecapa_tdnn": [
         ("train", ["{py}", "ecapa_tdnn/train.py", "--data_dir", "{data}/VoxCeleb1/dev/wav",
@@ -48,11 +59,17 @@ MODEL_JOBS = {
                    "--train.batch_size", "32"], None),
         ("eval", ["{py}", "ecapa_tdnn/eval.py", "--data_dir", "{data}/VoxCeleb1/test/wav",
                   "--trials", "{data}/VoxCeleb1/veri_test2.txt", "--ckpt_path", "{out}/best.ckpt",
-                  "--output_dir", "{out}"], "metrics.json:eer,min_dcf,n_trials"),
+                  "--output_dir", "{out}"], ("trained", "metrics.json:eer,min_dcf")),
         ("export", ["{py}", "ecapa_tdnn/export.py", "--ckpt_path", "{out}/best.ckpt", "--file_format", "MINDIR",
                     "--file_name", "{out}/ecapa"], None),
         ("infer", ["{py}", "ecapa_tdnn/infer.py", "embed", "--ckpt_path", "{out}/ecapa.mindir",
                    "--input", "{data}/VoxCeleb1/test/wav/id10270", "--output_dir", "{out}/embeddings"], None),
+        ("untrained export", ["{py}", "ecapa_tdnn/export.py", "--file_format", "MINDIR", "--file_name",
+                              "{out}/untrained/ecapa"], None),
+        ("untrained eval", ["{py}", "ecapa_tdnn/eval.py", "--data_dir", "{data}/VoxCeleb1/test/wav",
+                            "--trials", "{data}/VoxCeleb1/veri_test2.txt", "--ckpt_path",
+                            "{out}/untrained/ecapa.mindir", "--output_dir", "{out}/untrained"],
+         ("untrained", "untrained/metrics.json:eer,min_dcf")),
     ],
     "jasper": [
         ("preprocess", ["{py}", "jasper/preprocess.py", "--data_dir", "{data}/LibriSpeech", "--output_dir",
@@ -61,11 +78,16 @@ MODEL_JOBS = {
                    "--valid_manifest", "{out}/manifests/dev-clean.jsonl", "--output_dir", "{out}/run",
                    "--train.max_steps", "60", "--train.batch_size", "16"], None),
         ("eval", ["{py}", "jasper/eval.py", "--manifest", "{out}/manifests/test-clean.jsonl", "--ckpt_path",
-                  "{out}/run/best.ckpt", "--output_dir", "{out}"], "metrics.json:wer,cer,n_utterances"),
+                  "{out}/run/best.ckpt", "--output_dir", "{out}"], ("trained", "metrics.json:wer,cer")),
         ("export", ["{py}", "jasper/export.py", "--ckpt_path", "{out}/run/best.ckpt", "--file_format", "MINDIR",
                     "--file_name", "{out}/jasper"], None),
         ("infer", ["{py}", "jasper/infer.py", "--ckpt_path", "{out}/jasper.mindir", "--input",
                    "{data}/LibriSpeech/test-clean", "--output_dir", "{out}/infer"], None),
+        ("untrained export", ["{py}", "jasper/export.py", "--file_format", "MINDIR", "--file_name",
+                              "{out}/untrained/jasper"], None),
+        ("untrained eval", ["{py}", "jasper/eval.py", "--manifest", "{out}/manifests/test-clean.jsonl", "--ckpt_path",
+                            "{out}/untrained/jasper.mindir", "--output_dir", "{out}/untrained"],
+         ("untrained", "untrained/metrics.json:wer,cer")),
     ],
 }
 
@@ -90,22 +112,45 @@ def job_argv(template, data_dir, model_out):
 
 
 def run_model(model, steps, data_dir, out_dir):
-    """Run one model's steps; returns {step: seconds} and the metrics of the steps that write them."""
+    """Run one model's steps; returns {step: seconds} and {column: {metric: value}} of the steps writing them."""
     model_out = os.path.join(out_dir, model)
     os.makedirs(model_out, exist_ok=True)
     seconds, metrics = {}, {}
-    for name, template, metrics_file in steps:
+    for name, template, metric_spec in steps:
         argv = job_argv(template, data_dir, model_out)
         print(f"\n[{model}] {name}: {shlex.join(argv)}", flush=True)
         started = time.time()
         subprocess.run(argv, cwd=ROOT, check=True)
         seconds[name] = time.time() - started
-        if metrics_file:
-            name, _, keys = metrics_file.partition(":")
-            with open(os.path.join(model_out, name), encoding="utf-8") as handle:
+        if metric_spec:
+            column, (path, _, keys) = metric_spec[0], metric_spec[1].partition(":")
+            with open(os.path.join(model_out, path), encoding="utf-8") as handle:
                 values = json.load(handle)
-            metrics.update({key: values[key] for key in keys.split(",")} if keys else values)
+            metrics.setdefault(column, {}).update({key: values[key] for key in keys.split(",")})
     return seconds, metrics
+
+
+def format_value(key, value):
+    """Metrics as people quote them: dB with 2 decimals, rates in %, minDCF with 3 decimals."""
+    if key in ("eer", "wer", "cer"):
+        return f"{100 * value:.1f} %"
+    if key == "min_dcf":
+        return f"{value:.3f}"
+    return f"{value:.2f} dB" if key in ("si_snri", "sdri") else f"{value:.3g}"
+
+
+def results_table(results):
+    """Markdown rows: one per model and metric, untrained beside trained."""
+    lines = ["| model | metric | untrained (random weights) | trained | wall seconds per stage |",
+             "|---|---|---|---|---|"]
+    for model, metrics, seconds in results:
+        trained, untrained = metrics.get("trained", {}), metrics.get("untrained", {})
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in seconds.items())
+        for index, key in enumerate(trained):
+            before = format_value(key, untrained[key]) if key in untrained else "-"
+            lines.append(f"| {model if index == 0 else ''} | {key} | {before} | {format_value(key, trained[key])} | "
+                         f"{stages if index == 0 else ''} |")
+    return lines
 
 
 def main(argv=None):
@@ -123,11 +168,7 @@ def main(argv=None):
         seconds, metrics = run_model(model, steps, os.path.abspath(args.data), os.path.abspath(args.out))
         results.append((model, metrics, seconds))
     if results:
-        lines += ["", "## Models (short CPU runs on the tiny corpora)", "",
-                  "| model | metrics | wall seconds per stage |", "|---|---|---|"]
-        for model, metrics, seconds in results:
-            shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
-            lines.append(f"| {model} | {shown} | " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + " |")
+        lines += ["", "## Models (short CPU runs on the tiny corpora)", ""] + results_table(results)
     else:
         lines += ["", "(no model entry points yet: the quickstart built and summarised the corpora)"]
     table = "\n".join(lines)

@@ -178,17 +178,30 @@ class AttentiveStatisticsPooling(nn.Cell):
     def __init__(self, channels, attention_channels=128, global_context=True):
         super().__init__()
         self.global_context = global_context
+        self.channels = channels
         self.tdnn = TDNNBlock(channels * 3 if global_context else channels, attention_channels, 1)
         self.conv = nn.Conv1d(attention_channels, channels, 1, has_bias=True, weight_init="HeUniform")
+        self.frame_projection = ops.Conv2D(attention_channels, 1)
+
+    def context_attention(self, x, mean, std):
+        """The attention TDNN's 1x1 conv of [x; mean; std] (3C channels) without building that [B, 3C, T]
+        tensor: mean and std are constant over time, so their part of the conv is one [B, A] product added
+        to every frame. Same parameters and result; 3x fewer conv FLOPs and no 3C-channel copy.
+        x: [B, C, T], mean/std: [B, C] -> [B, A, T] (conv output before ReLU and BatchNorm)."""
+        weight = self.tdnn.conv.conv.weight                                  # [A, 3C, 1, 1]
+        frames = self.frame_projection(x.expand_dims(2), weight[:, :self.channels]).squeeze(2)
+        flat = weight.reshape(weight.shape[0], -1)
+        constant = (ops.matmul(mean, flat[:, self.channels:2 * self.channels].T)
+                    + ops.matmul(std, flat[:, 2 * self.channels:].T) + self.tdnn.conv.conv.bias)
+        return frames + constant.expand_dims(2)
 
     def construct(self, x, lengths, mask):
         if self.global_context:
             mean, std = masked_mean_std(x, mask / mask.sum(axis=2, keepdims=True))
-            context = ops.cat([x, ops.broadcast_to(mean.expand_dims(2), x.shape),
-                               ops.broadcast_to(std.expand_dims(2), x.shape)], axis=1)
+            attention = self.tdnn.norm(self.tdnn.activation(self.context_attention(x, mean, std)))
         else:
-            context = x
-        scores = self.conv(ops.tanh(self.tdnn(context, lengths)))
+            attention = self.tdnn(x, lengths)
+        scores = self.conv(ops.tanh(attention))
         scores = ops.where(mask > 0, scores, ops.full_like(scores, _MASKED_SCORE))
         mean, std = masked_mean_std(x, ops.softmax(scores, axis=2))
         return ops.cat([mean, std], axis=1)

@@ -27,8 +27,16 @@ class FusedLSTM(nn.LSTM):
         super().__init__(*args, **kwargs)
         if not self.has_bias:
             raise ValueError("FusedLSTM needs has_bias=True (the separation maskers' LSTMs have biases)")
+        self.fused = True
+
+    def onnx_compatible(self):
+        """Run as nn.LSTM from now on: MindSpore 2.10's ONNX exporter has no bidirectional LSTM kernel
+        ("Bidirectional mode for P.LSTM is not implemented"); utils/export.py calls this before ONNX export."""
+        self.fused = False
 
     def construct(self, x):
+        if not self.fused:
+            return super().construct(x)
         if self.batch_first:
             x = x.transpose(1, 0, 2)
         directions = 2 if self.bidirectional else 1
