@@ -181,7 +181,7 @@ class AttentiveStatisticsPooling(nn.Cell):
         self.channels = channels
         self.tdnn = TDNNBlock(channels * 3 if global_context else channels, attention_channels, 1)
         self.conv = nn.Conv1d(attention_channels, channels, 1, has_bias=True, weight_init="HeUniform")
-        self.frame_projection = ops.Conv2D(attention_channels, 1)
+        self.frame_projection = ops.Conv2D(attention_channels, (1, 1), stride=(1, 1), dilation=(1, 1))  # tuples: ONNX
 
     def context_attention(self, x, mean, std):
         """The attention TDNN's 1x1 conv of [x; mean; std] (3C channels) without building that [B, 3C, T]
