@@ -15,10 +15,49 @@ from scipy.signal import resample_poly
 logger = logging.getLogger(__name__)
 
 WRITE_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+# What a folder given to an infer.py is searched for (anything else in it is ignored).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".aiff", ".aif", ".au")
+# An --input file with one of these extensions is a list of audio paths, one per line.
+LIST_EXTENSIONS = (".txt", ".lst", ".list", ".scp")
 
 
 class AudioError(ValueError):
     """A file that cannot be used as audio: missing, unreadable, empty or non-finite."""
+
+
+def list_audio(path):
+    """The audio files an ``--input`` names, as [(file, name)]; ``name`` (no extension) places its outputs.
+
+    * an audio file -> [(file, its base name)];
+    * a list file (``LIST_EXTENSIONS``: one path per line, relative to the list's folder; blank lines and
+      ``#`` comments skipped) -> its entries, named by their path relative to that folder (missing files
+      are kept: the batch reports them one by one);
+    * a folder -> every ``AUDIO_EXTENSIONS`` file below it, sorted, named by the path relative to it.
+    Raises FileNotFoundError when ``path`` does not exist or a folder / list holds no audio.
+    """
+    path = os.fspath(path)
+    if os.path.isfile(path) and path.lower().endswith(LIST_EXTENSIONS):
+        root = os.path.dirname(os.path.abspath(path))
+        with open(path, encoding="utf-8") as handle:
+            lines = [line.strip() for line in handle]
+        found = [(os.path.join(root, line), os.path.splitext(os.path.relpath(os.path.join(root, line), root))[0])
+                 for line in lines if line and not line.startswith("#")]
+        if not found:
+            raise FileNotFoundError(f"--input {path}: the list names no audio file")
+        return found
+    if os.path.isfile(path):
+        return [(path, os.path.splitext(os.path.basename(path))[0])]
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"--input {path}: no such file or folder")
+    found = []
+    for folder, _, names in sorted(os.walk(path)):
+        for name in sorted(names):
+            if name.lower().endswith(AUDIO_EXTENSIONS):
+                full = os.path.join(folder, name)
+                found.append((full, os.path.splitext(os.path.relpath(full, path))[0]))
+    if not found:
+        raise FileNotFoundError(f"--input {path}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in this folder")
+    return found
 
 
 def _open_error(path, error):
