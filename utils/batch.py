@@ -18,6 +18,8 @@ import csv
 import os
 import sys
 
+from tqdm import tqdm
+
 from utils import errors
 
 FAILURES_FILE = "failures.tsv"
@@ -63,7 +65,7 @@ class Batch:
         if self.strict:
             raise errors.UsageError(f"{item}: {reason}")
         self.failures.append((item, reason))
-        print(f"{self.program}: skipped {item}: {reason}", file=sys.stderr, flush=True)
+        tqdm.write(f"{self.program}: skipped {item}: {reason}", file=sys.stderr)  # keeps progress bars intact
 
     def finish(self):
         """Write failures.tsv, print ``N done, M failed`` and return the exit code (0, or 1 if any failed)."""
