@@ -1,5 +1,5 @@
-"""What the command-line tests feed the infer.py tools: small random-weight checkpoints of every model and
-the kinds of malformed or extreme audio files a new user has (built here, nothing downloaded)."""
+"""What the command-line tests feed the infer.py tools: the kinds of malformed or extreme audio files a new
+user has (built here, nothing downloaded), and small random-weight checkpoints of every model."""
 import os
 import shutil
 import subprocess
@@ -8,45 +8,9 @@ import sys
 import numpy as np
 import soundfile
 
+from tests.ascend310.test_models import random_checkpoint  # noqa: F401  (small random-weight models)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# Small versions of each model (config.yaml keys overridden): a checkpoint of random weights is enough to
-# check that a file goes through the CLI and gives finite output.
-SMALL_MODELS = {
-    "tasnet": {"n_filters": 16, "hidden_size": 16, "n_layers": 1},
-    "dprnn": {"n_filters": 16, "bn_chan": 16, "hid_size": 16, "n_repeats": 1},
-    "ecapa_tdnn": {"channels": [32, 32, 32, 32, 96], "attention_channels": 16, "se_channels": 16,
-                   "embedding_dim": 24},
-    "jasper": {"blocks": [
-        {"filters": 32, "kernel": 11, "stride": 2, "dilation": 1, "dropout": 0.0, "repeat": 1, "residual": False,
-         "residual_dense": False, "separable": False},
-        {"filters": 32, "kernel": 1, "stride": 1, "dilation": 1, "dropout": 0.0, "repeat": 1, "residual": False,
-         "residual_dense": False, "separable": False}]},
-}
-
-
-def _network(model, config):
-    if model == "tasnet":
-        from tasnet.src.network import TasNet
-        return TasNet(**config["model"])
-    if model == "dprnn":
-        from dprnn.src.network import DPRNN
-        return DPRNN(**config["model"])
-    if model == "ecapa_tdnn":
-        from ecapa_tdnn.src.verification import build_network
-        return build_network(config)
-    from jasper.src.network import build_network
-    return build_network(config)
-
-
-def random_checkpoint(model, path):
-    """A network-only checkpoint of the small ``model`` with random weights and its full config. Returns path."""
-    from utils.checkpoint import save_network
-    from utils.config import load_yaml
-    config = load_yaml(os.path.join(ROOT, model, "config.yaml")).to_dict()
-    config["model"].update(SMALL_MODELS[model])
-    save_network(str(path), _network(model, config), config)
-    return str(path)
 
 
 def _tone(seconds, rate, channels=1, amplitude=0.3, seed=0):

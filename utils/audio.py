@@ -81,6 +81,41 @@ def audio_info(path):
     return int(info.frames), int(info.samplerate), int(info.channels)
 
 
+def unusable_files(paths):
+    """[(path, reason)] of the files among ``paths`` that cannot be opened as audio or hold no sample.
+
+    Reads headers only (about a millisecond a file), so a training set is screened before the first step."""
+    bad = []
+    for path in paths:
+        try:
+            frames = audio_info(path)[0]
+        except AudioError as error:
+            bad.append((path, str(error)[len(os.fspath(path)) + 2:]))
+            continue
+        if frames == 0:
+            bad.append((path, "audio file is empty (0 samples)"))
+    return bad
+
+
+def screen_training_files(paths, skip_bad_files, what="training"):
+    """Check every file of a training / validation set before training starts.
+
+    Returns the set of unusable paths (empty when all are fine). With unusable files and not
+    ``skip_bad_files`` raises AudioError with their count and the first few names (nothing has
+    trained yet); with ``skip_bad_files`` logs the same and the caller leaves them out.
+    """
+    paths = list(dict.fromkeys(paths))
+    bad = unusable_files(paths)
+    if not bad:
+        return set()
+    listing = "; ".join(f"{path}: {reason}" for path, reason in bad[:5]) + (" ..." if len(bad) > 5 else "")
+    if not skip_bad_files:
+        raise AudioError(f"{len(bad)} of {len(paths)} {what} audio files cannot be used: {listing}. Fix or remove "
+                         "them, or pass --skip_bad_files to train without them")
+    logger.warning("--skip_bad_files: leaving out %d of %d %s audio files: %s", len(bad), len(paths), what, listing)
+    return {path for path, _ in bad}
+
+
 def resample(wave, orig_sr, target_sr):
     """Band-limited resampling along the last axis (polyphase filter, ratio reduced by the gcd).
 

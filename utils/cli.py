@@ -77,12 +77,15 @@ def start(entry_file, description, add_arguments=None, argv=None, save_resolved_
 
 
 def add_start_arguments(parser):
-    """``--resume`` / ``--init_from`` / ``--init_ema`` of every train.py (applied by ``utils.trainer.start_from``)."""
+    """``--resume`` / ``--init_from`` / ``--init_ema`` of every train.py (applied by ``utils.trainer.start_from``) and
+    ``--skip_bad_files`` (``utils.audio.screen_training_files``)."""
     parser.add_argument("--resume", default=None, help="continue this run from a checkpoint (e.g. OUT/last.ckpt): "
                         "weights, optimizer, schedule and progress")
     parser.add_argument("--init_from", default=None, help="fine-tune: start from the weights of this checkpoint "
                         "(e.g. a converted public model, see the README) with a fresh optimizer and schedule")
     parser.add_argument("--init_ema", action="store_true", help="with --init_from: take the checkpoint's EMA weights")
+    parser.add_argument("--skip_bad_files", action="store_true", help="train without the audio files that cannot be "
+                        "read (listed in the log); default: stop before training and list them")
 
 
 def add_debug_argument(parser):
