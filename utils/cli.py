@@ -63,7 +63,8 @@ def start(entry_file, description, add_arguments=None, argv=None, save_resolved_
         if add_arguments is not None:
             add_arguments(parser)
 
-    args, cfg = parse_args(default_config_path(entry_file, default_config), description, flags, argv)
+    args, cfg = parse_args(default_config_path(entry_file, default_config), description, flags, argv,
+                           prog=program_name(entry_file))
     run = context.init_context(cfg.get("device_target", args.device_target or "CPU"), args.device_id,
                                seed=int(cfg.get("seed", 0)))
     output_dir = getattr(args, "output_dir", None)
