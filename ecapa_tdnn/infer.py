@@ -14,7 +14,8 @@ folder) and with ``--output_dir`` the lines also go to ``scores.jsonl``.
 Any sample rate and channel count is accepted (resampled, channels averaged). The model can be a .ckpt or
 an exported .mindir. A file that cannot be used is reported (one line, and in ``failures.tsv`` of
 ``--output_dir``), the rest is processed, and the run ends with ``N done, M failed`` and exit code 1 if any
-failed (``--strict``: stop at the first).
+failed (``--strict``: stop at the first); a single file given (to ``embed --input`` or as the two files of
+``verify``) that cannot be used is the run's error: one line, exit 2.
 """
 import os
 import sys
@@ -211,15 +212,16 @@ def embed(args, model, sample_rate, features, batch_size, program):
     """One .npy per usable file of --input; returns the exit code."""
     import logging
 
-    from utils.audio import list_audio
+    from utils.audio import is_single_file, list_audio
     from utils.batch import FAILURES_FILE, Batch
 
     log = logging.getLogger("zoo.infer")
     files = list_audio(args.input)
     log.info("embedding %d file(s) from %s", len(files), args.input)
-    batch = Batch(program, os.path.join(args.output_dir, FAILURES_FILE), args.strict)
+    strict = args.strict or is_single_file(args.input)  # one file: its failure is the run's error
+    batch = Batch(program, os.path.join(args.output_dir, FAILURES_FILE), strict)
     embeddings, failed = embed_files(model, [file for file, _ in files], sample_rate, features, batch_size,
-                                     strict=args.strict)
+                                     strict=strict)
     for file, name in files:
         if file in failed:
             batch.fail(file, failed[file])

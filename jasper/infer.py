@@ -8,7 +8,7 @@ folders searched recursively, or a .txt list of paths. Each transcript is printe
 {"file", "duration", "chunks", "text"}; with --output_dir they are also written to OUT/transcripts.jsonl and
 OUT/transcripts.txt (file<TAB>text). A file that cannot be used is reported (one line on stderr, and in
 OUT/failures.tsv), the others are transcribed; the run ends with "N done, M failed" and exits 1 if any failed
-(--strict: stop at the first).
+(--strict: stop at the first); a single --input file that cannot be used is an error (one line, exit 2).
 
 Recordings longer than infer.chunk_seconds are cut into windows of that length that overlap by 2 x
 infer.chunk_context seconds; only the centre frames of each window's posteriors are kept (the edges lack context)
@@ -43,7 +43,7 @@ def main():
     from jasper.src.decoder import decoder_settings
     from jasper.src.asr import Transcriber, load_acoustic_model, long_audio_log_probs
     from jasper.src.network import normalize_blocks
-    from utils.audio import list_audio, read_audio
+    from utils.audio import is_single_file, list_audio, read_audio
     from utils.batch import FAILURES_FILE, Batch, atomic_outputs
     from utils.cli import program_name
     from utils.features import FeatureConfig, LogMelExtractor
@@ -63,7 +63,7 @@ def main():
     log.info("transcribing %d file(s) with %s (%s decoding, windows of %.1f s with %.1f s context)", len(files),
              args.ckpt_path, settings["decoder"], window / features.sample_rate, context / features.sample_rate)
     failures = os.path.join(args.output_dir, FAILURES_FILE) if args.output_dir and run.is_main else None
-    batch = Batch(program_name(__file__), failures, args.strict)
+    batch = Batch(program_name(__file__), failures, args.strict or is_single_file(args.input))
 
     def transcribe(path):
         wave, _ = read_audio(path, sample_rate=features.sample_rate)

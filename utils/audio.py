@@ -60,6 +60,13 @@ def list_audio(path):
     return found
 
 
+def is_single_file(path):
+    """Whether an ``--input`` names one audio file (not a folder or a list): its failure is then the run's
+    error (exit 2) rather than one skipped item of a batch."""
+    path = os.fspath(path)
+    return os.path.isfile(path) and not path.lower().endswith(LIST_EXTENSIONS)
+
+
 def _open_error(path, error):
     if not os.path.exists(path):
         return AudioError(f"{path}: audio file not found")

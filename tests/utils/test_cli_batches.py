@@ -47,6 +47,13 @@ def test_separation_folder_with_bad_files(model, bad, work):
     out = work / f"{model}_out"
     done = run_cli(f"{model}/infer.py", "--ckpt_path", checkpoint, "--input", folder, "--output_dir", out)
     assert_batch_result(done, out, bad)
+    if model == "tasnet":  # one file given: its failure is the run's error, one line, exit 2, nothing written
+        single = work / "single_out"
+        done = run_cli(f"{model}/infer.py", "--ckpt_path", checkpoint, "--input", folder / bad[0], "--output_dir", single)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+        error, = [line for line in done.stderr.splitlines() if "error" in line or "skipped" in line]
+        assert error.startswith(f"tasnet/infer.py: error: {folder / bad[0]}: audio holds non-finite values")
+        assert os.listdir(single) == ["infer.log"]
     for name in GOOD:
         info = soundfile.info(str(folder / name))
         for k in (1, 2):

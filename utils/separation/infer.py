@@ -9,7 +9,8 @@ the input folder structure. Files longer than a chunk go through the model chunk
 by the chunk) with the speaker order kept across chunks; the outputs are streamed to disk under temporary
 names and renamed when the file is done. A file that cannot be used (unreadable, empty, NaN / Inf ...) is
 reported and listed in SEPARATED/failures.tsv, the others are separated; the run ends with "N done, M failed"
-and exits 1 if any failed (--strict: stop at the first). See utils/batch.py.
+and exits 1 if any failed (--strict: stop at the first). A single input file that cannot be used is an error
+(one line, exit 2). See utils/batch.py.
 """
 import logging
 import os
@@ -17,7 +18,7 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from utils.audio import list_audio
+from utils.audio import is_single_file, list_audio
 from utils.batch import FAILURES_FILE, Batch, add_batch_arguments, atomic_outputs
 from utils.cli import program_name, start
 
@@ -120,7 +121,8 @@ def infer_main(entry_file, network_class, description):
     inputs += files
     LOG.info("separating %d file(s) into %d sources at %d Hz with %s%s", len(inputs), n_src, sample_rate,
              args.ckpt_path, f" in {chunk_seconds:g} s chunks ({overlap_seconds:g} s overlap)" if chunk else "")
-    batch = Batch(program_name(entry_file), os.path.join(args.output_dir, FAILURES_FILE), args.strict)
+    single = len(inputs) == 1 and (args.record is not None or is_single_file(args.input))
+    batch = Batch(program_name(entry_file), os.path.join(args.output_dir, FAILURES_FILE), args.strict or single)
 
     def separate_one(path, name):
         mixture = read_audio(path, sample_rate, mono=True)[0]
