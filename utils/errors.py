@@ -76,8 +76,8 @@ def exit_code(error):
 def message(error):
     """One line for the user (KeyError's quotes removed; a missing package gets an install hint)."""
     if isinstance(error, ImportError) and not isinstance(error, ZooError):
-        return (f"missing dependency: {error} (pip install {error.name}; optional packages are listed in "
-                "requirements-optional.txt)")
+        return (f"missing dependency: {error}: install it (requirements.txt and requirements-optional.txt list "
+                "every package this zoo uses, with versions)")
     text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
     if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
         text = f"{error.filename}: {text}"
