@@ -15,4 +15,5 @@ if __name__ == "__main__":
     from dprnn.src.network import DPRNN
     from utils.separation.convert_asteroid import convert_main
     from utils import cli
-    cli.run(__file__, convert_main, __file__, "DPRNNTasNet", DPRNN, "Convert an asteroid DPRNNTasNet checkpoint to DPRNN")
+    cli.run(__file__, convert_main, __file__, "DPRNNTasNet", DPRNN,
+            "Convert an asteroid DPRNNTasNet checkpoint to DPRNN")

@@ -97,7 +97,8 @@ def read_pairs(path, root):
             if not fields or fields[0].startswith("#"):
                 continue
             if len(fields) not in (2, 3):
-                raise ValueError(f"{path}:{number}: expected 'PATH1 PATH2' or 'LABEL PATH1 PATH2', got {line.strip()!r}")
+                raise ValueError(f"{path}:{number}: expected 'PATH1 PATH2' or 'LABEL PATH1 PATH2', "
+                                 f"got {line.strip()!r}")
             pairs.append(tuple(os.path.join(root, field) for field in fields[-2:]))
     if not pairs:
         raise ValueError(f"--pairs {path}: the list holds no pair")

@@ -15,4 +15,5 @@ if __name__ == "__main__":
     from tasnet.src.network import TasNet
     from utils.separation.convert_asteroid import convert_main
     from utils import cli
-    cli.run(__file__, convert_main, __file__, "LSTMTasNet", TasNet, "Convert an asteroid LSTMTasNet checkpoint to TasNet")
+    cli.run(__file__, convert_main, __file__, "LSTMTasNet", TasNet,
+            "Convert an asteroid LSTMTasNet checkpoint to TasNet")

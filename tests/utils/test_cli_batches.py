@@ -49,7 +49,8 @@ def test_separation_folder_with_bad_files(model, bad, work):
     assert_batch_result(done, out, bad)
     if model == "tasnet":  # one file given: its failure is the run's error, one line, exit 2, nothing written
         single = work / "single_out"
-        done = run_cli(f"{model}/infer.py", "--ckpt_path", checkpoint, "--input", folder / bad[0], "--output_dir", single)
+        done = run_cli(f"{model}/infer.py", "--ckpt_path", checkpoint, "--input", folder / bad[0],
+                       "--output_dir", single)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
         error, = [line for line in done.stderr.splitlines() if "error" in line or "skipped" in line]
         assert error.startswith(f"tasnet/infer.py: error: {folder / bad[0]}: audio holds non-finite values")
@@ -83,9 +84,9 @@ def test_ecapa_embed_and_verify_with_bad_files(work):
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 2 and all(np.isfinite(line["score"]) and line["same_speaker"] is None for line in lines)
-    assert lines[0]["score"] == pytest.approx(float(np.dot(*[np.load(out / n) for n in ("stereo_44k1.npy", "int32.npy")])
-                                                    / np.prod([np.linalg.norm(np.load(out / n)) for n in
-                                                               ("stereo_44k1.npy", "int32.npy")])), abs=1e-4)
+    first, second = (np.load(out / name) for name in ("stereo_44k1.npy", "int32.npy"))
+    cosine = float(np.dot(first, second) / np.linalg.norm(first) / np.linalg.norm(second))
+    assert lines[0]["score"] == pytest.approx(cosine, abs=1e-4)
     assert "inf.wav" in done.stderr and "2 done, 1 failed" in done.stderr
     assert [json.loads(line) for line in open(scores / "scores.jsonl")] == lines
     # two files, one unusable: one error line naming it, exit 2

@@ -72,7 +72,8 @@ def train_main(entry_file, network_class, description):
     valid_items = find_split(args.data_dir, args.valid_split, cfg.data)
     bad = screen_training_files([path for item in train_items + valid_items
                                  for path in (item.mixture_path, *item.source_paths)], args.skip_bad_files)
-    train_items, valid_items = ([item for item in items if not bad.intersection((item.mixture_path, *item.source_paths))]
+    train_items, valid_items = ([item for item in items
+                                 if not bad.intersection((item.mixture_path, *item.source_paths))]
                                 for items in (train_items, valid_items))
     dataset = SeparationDataset(train_items, sample_rate, float(cfg.data.segment_seconds), seed=int(cfg.seed),
                                 dynamic_mixing=float(cfg.data.get("dynamic_mixing", 0.0)),
