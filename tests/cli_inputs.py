@@ -1,7 +1,6 @@
 """What the command-line tests feed the infer.py tools: the kinds of malformed or extreme audio files a new
 user has (built here, nothing downloaded), and small random-weight checkpoints of every model."""
 import os
-import shutil
 import subprocess
 import sys
 
@@ -116,7 +115,3 @@ def run_cli(*argv, timeout=600):
     """Run ``python <argv>`` from the repository root; returns the CompletedProcess (text)."""
     return subprocess.run([sys.executable, *map(str, argv)], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def clean(folder):
-    shutil.rmtree(str(folder), ignore_errors=True)
