@@ -138,3 +138,35 @@ def test_train_stops_before_training_on_unreadable_files(work):
     assert error.startswith("jasper/train.py: error: 1 of 4 training audio files cannot be used: ")
     assert "text.mp3" in error and "--skip_bad_files" in error
     assert not os.path.exists(work / "train_out" / "last.ckpt")
+
+
+def librimix_with_bad_mixtures(root, bad):
+    """A LibriMix folder (wav8k/min, the same 5 mixtures listed for train-100, dev and test): the GOOD kinds'
+    mixtures are fine, the ``bad`` kinds are the mixture files of the other rows."""
+    folder = root / "wav8k" / "min"
+    mixtures = make_kinds(folder / "mix", GOOD + bad)
+    sources = make_kinds(folder / "s1", GOOD)
+    rows = ["mixture_ID,mixture_path,source_1_path,source_2_path,length"]
+    rows += [f"m{index},{mixture},{sources[0]},{sources[1]},8000" for index, mixture in enumerate(mixtures)]
+    os.makedirs(folder / "metadata")
+    for split in ("train-100", "dev", "test"):
+        (folder / "metadata" / f"mixture_{split}_mix_clean.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.mark.slow
+def test_separation_preprocess_310_and_train_with_bad_mixtures(work):
+    bad = ["truncated_header.wav", "zero_samples.wav"]
+    data = librimix_with_bad_mixtures(work / "Libri2Mix", bad)
+    items = work / "sep310"
+    done = run_cli("tasnet/preprocess_310.py", "--data_path", data, "--output_path", items)
+    assert_batch_result(done, items, bad, noun="mixture")
+    references = json.load(open(items / "references.json"))["items"]
+    assert [os.path.basename(r["mixture_path"]) for r in references] == GOOD
+    assert [r["item"] for r in references] == ["000000", "000001", "000002"]
+
+    done = run_cli("tasnet/train.py", "--data_dir", data, "--output_dir", work / "sep_train", "--train.max_steps", "1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    error, = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert error.startswith("tasnet/train.py: error: 2 of 7 training audio files cannot be used: ")
+    assert all(name in error for name in bad) and not os.path.exists(work / "sep_train" / "last.ckpt")
