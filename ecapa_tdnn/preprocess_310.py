@@ -63,7 +63,7 @@ def main():
     batch = preprocess_batch(__file__, args, "file")
     entries, unusable = [], set()
     for index, path in enumerate(tqdm(paths, desc="preprocess", unit="file")):
-        ok, loaded = batch.attempt(path, dataset.get, index)
+        ok, loaded = batch.attempt(os.path.join(args.data_path, path), dataset.get, index)
         if not ok:
             unusable.add(path)
             continue
