@@ -43,10 +43,9 @@ class Batch:
         self.program, self.failures_path, self.strict, self.noun = program, failures_path, strict, noun
         self.done, self.failures = 0, []
 
-    def attempt(self, item, function, *args, count=True, **kwargs):
-        """``(True, function(*args, **kwargs))``, or ``(False, None)`` after reporting an expected error.
-
-        count: count a success as one item done (False for a step that is not the item's last)."""
+    def attempt(self, item, function, *args, **kwargs):
+        """``(True, function(*args, **kwargs))`` counted as done, or ``(False, None)`` after reporting an
+        expected error."""
         try:
             result = function(*args, **kwargs)
         except Exception as error:  # noqa: BLE001  (only expected errors are caught, see below)
@@ -54,8 +53,7 @@ class Batch:
                 raise
             self.fail(item, errors.message(error))
             return False, None
-        if count:
-            self.done += 1
+        self.done += 1
         return True, result
 
     def fail(self, item, reason):

@@ -124,22 +124,6 @@ def test_jasper_transcribe_and_preprocess_310_with_bad_files(work):
     assert [os.path.basename(path) for path in kept] == GOOD
 
 
-@pytest.mark.slow
-def test_train_stops_before_training_on_unreadable_files(work):
-    folder = folder_of(work, "train_in", ["text.mp3"])
-    manifest = work / "train.jsonl"
-    with open(manifest, "w") as handle:
-        for name in GOOD + ["text.mp3"]:
-            handle.write(json.dumps({"audio_filepath": str(folder / name), "duration": 1.0, "text": "a b"}) + "\n")
-    done = run_cli("jasper/train.py", "--train_manifest", manifest, "--valid_manifest", manifest,
-                   "--output_dir", work / "train_out")
-    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
-    error, = [line for line in done.stderr.splitlines() if ": error: " in line]
-    assert error.startswith("jasper/train.py: error: 1 of 4 training audio files cannot be used: ")
-    assert "text.mp3" in error and "--skip_bad_files" in error
-    assert not os.path.exists(work / "train_out" / "last.ckpt")
-
-
 def librimix_with_bad_mixtures(root, bad):
     """A LibriMix folder (wav8k/min, the same 5 mixtures listed for train-100, dev and test): the GOOD kinds'
     mixtures are fine, the ``bad`` kinds are the mixture files of the other rows."""
