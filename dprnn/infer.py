@@ -15,4 +15,5 @@ from utils.cli import start  # noqa: E402,F401  (first: sets the environment bef
 if __name__ == "__main__":
     from dprnn.src.network import DPRNN
     from utils.separation.infer import infer_main
-    infer_main(__file__, DPRNN, "Separate audio files with DPRNN")
+    from utils import cli
+    cli.run(__file__, infer_main, __file__, DPRNN, "Separate audio files with DPRNN")

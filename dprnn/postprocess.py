@@ -12,4 +12,5 @@ from utils.cli import start  # noqa: E402,F401  (first: sets the environment bef
 
 if __name__ == "__main__":
     from utils.separation.ascend310 import postprocess_main
-    postprocess_main(__file__, "Score DPRNN Ascend 310 results (SI-SNRi, SDRi)")
+    from utils import cli
+    cli.run(__file__, postprocess_main, __file__, "Score DPRNN Ascend 310 results (SI-SNRi, SDRi)")

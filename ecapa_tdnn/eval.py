@@ -123,4 +123,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from utils import cli
+    cli.run(__file__, main)

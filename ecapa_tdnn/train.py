@@ -42,6 +42,7 @@ def main():
     from ecapa_tdnn.src.training import build_lr_schedule, schedule_with_margin_warmup
     from ecapa_tdnn.src.verification import (cosine_scores, extract_embeddings, network_embedder, trial_indices,
                                              verification_metrics)
+    from utils.audio import screen_training_files
     from utils.data import BatchLoader
     from utils.sync_batch_norm import synchronise_batch_norm
     from utils.trainer import Trainer, build_optimizer, start_from
@@ -52,6 +53,8 @@ def main():
     dataset = VoxCelebTrainSet(args.data_dir, sample_rate, cfg.data.crop_seconds, cfg.data.features,
                                build_augmenter(cfg.data.augment, sample_rate), cfg.data.speed_factors,
                                cfg.data.speed_as_new_speaker)
+    bad = screen_training_files([os.path.join(args.data_dir, path) for path, _ in dataset.items], args.skip_bad_files)
+    dataset.items = [(path, label) for path, label in dataset.items if os.path.join(args.data_dir, path) not in bad]
     loader = BatchLoader(dataset, int(cfg.train.batch_size), collate, shuffle=True, seed=int(cfg.seed),
                          rank=run.rank, group_size=run.group_size, num_workers=int(cfg.train.num_workers))
     log.info("%d training files of %d speakers (%d classes), %d steps per epoch; augmentation: %s",
@@ -71,7 +74,11 @@ def main():
     validate, metric = None, "loss"
     if args.valid_trials:
         valid_dir = args.valid_data_dir or args.data_dir
-        paths, labels, first, second = trial_indices(read_trials(args.valid_trials, valid_dir))
+        trials = read_trials(args.valid_trials, valid_dir)
+        bad = screen_training_files([os.path.join(valid_dir, path) for trial in trials for path in trial[1:]],
+                                    args.skip_bad_files, "validation")
+        trials = [trial for trial in trials if not bad.intersection(os.path.join(valid_dir, p) for p in trial[1:])]
+        paths, labels, first, second = trial_indices(trials)
         dynamic_inputs(network)  # one graph for every validation batch shape
         log.info("validation: %d trials over %d files of %s", len(labels), len(paths), valid_dir)
         metric = "eer"
@@ -98,4 +105,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from utils import cli
+    cli.run(__file__, main)

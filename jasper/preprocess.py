@@ -75,6 +75,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", required=True, help="LibriSpeech root holding subset folders")
     parser.add_argument("--output_dir", required=True, help="where <subset>.jsonl manifests are written")
+    from utils.cli import add_debug_argument
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     summary = build_manifests(args.data_dir, args.output_dir)
     for subset, (written, skipped) in summary.items():
@@ -84,4 +86,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from utils import cli
+    cli.run(__file__, main)

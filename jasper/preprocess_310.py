@@ -8,6 +8,8 @@ or a JSON-lines manifest. Each item: ``features`` float32 [1, n_mels, T] (log-me
 data.features of --config_path: use the config the model was trained with) and ``feature_lengths`` int32 [1].
 --fixed_length pads / crops T to that many frames (the network masks past feature_lengths). IN/manifest.jsonl
 lists the utterances in item order (give it to eval.py to compare); IN/references.json maps items to them.
+An utterance whose audio cannot be used is reported, left out (of the items and of IN/manifest.jsonl) and
+listed in IN/failures.tsv; the run then exits 1 (--strict: stop at the first).
 Usually run by scripts/run_infer_310.sh; the transcripts and WER come from jasper/postprocess.py.
 """
 import os, sys  # noqa: E401
@@ -46,7 +48,9 @@ def main():
     from tqdm import tqdm
 
     from jasper.src.dataset import AsrDataset
-    from utils.deploy310 import check_item_limit, start_output_folder, write_feature_item, write_references
+    from utils.batch import atomic_outputs
+    from utils.deploy310 import (check_item_limit, finish_preprocess, preprocess_batch, start_output_folder,
+                                 write_feature_item, write_references)
 
     check_item_limit(args.max_items, args.fixed_length)
     entries = utterances(args.data_path)[:args.max_items]
@@ -55,16 +59,25 @@ def main():
     with open(manifest, "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(entry) + "\n" for entry in entries)
     dataset = AsrDataset(manifest, cfg.data, train=False)
-    items = []
+    batch = preprocess_batch(__file__, args, "utterance")
+    items, kept = [], []
     for index, entry in enumerate(tqdm(dataset.entries, desc="preprocess", unit="utt")):
-        name, frames, length = write_feature_item(args.output_path, index, dataset.get(index)[0], args.fixed_length,
+        ok, loaded = batch.attempt(entry["audio_filepath"], dataset.get, index)
+        if not ok:
+            continue
+        name, frames, length = write_feature_item(args.output_path, len(items), loaded[0], args.fixed_length,
                                                   ("features", "feature_lengths"))
         items.append({"item": name, "audio_filepath": entry["audio_filepath"], "text": entry["text"],
                       "duration": float(entry["duration"]), "frames": frames, "cropped": frames > length})
+        kept.append(entry)
+    with atomic_outputs([manifest]) as (temporary,):  # only the utterances that became items, in item order
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(entry) + "\n" for entry in kept)
     write_references(args.output_path, {"task": "asr", "data_path": os.path.abspath(args.data_path),
                                         "manifest_file": MANIFEST_FILE, "fixed_length": args.fixed_length,
                                         "items": items})
-
+    return finish_preprocess(batch, items)
 
 if __name__ == "__main__":
-    main()
+    from utils import cli
+    cli.run(__file__, main)

@@ -28,6 +28,7 @@ def main():
     from jasper.src.asr import build_optimizer, greedy_validator
     from jasper.src.dataset import AsrDataset, collate
     from jasper.src.network import JasperWithCTCLoss, build_network, count_parameters, loss_input_specs
+    from utils.audio import screen_training_files
     from utils.data import BatchLoader
     from utils.schedules import build_schedule
     from utils.sync_batch_norm import synchronise_batch_norm
@@ -39,6 +40,10 @@ def main():
             raise SystemExit(f"jasper/train.py: --{flag} {getattr(args, flag)} does not exist")
     train_set = AsrDataset(args.train_manifest, cfg.data, train=True)
     valid_set = AsrDataset(args.valid_manifest, cfg.data, train=False)
+    bad = screen_training_files([e["audio_filepath"] for e in train_set.entries + valid_set.entries],
+                                args.skip_bad_files)
+    for dataset in (train_set, valid_set):
+        dataset.drop(bad)
     hours = sum(e["duration"] for e in train_set.entries) / 3600
     log.info("training on %d utterances (%.2f h) of %s; %d dropped as longer than data.max_duration = %s s",
              len(train_set), hours, args.train_manifest, train_set.dropped, cfg.data.max_duration)
@@ -71,4 +76,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from utils import cli
+    cli.run(__file__, main)

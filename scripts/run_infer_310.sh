@@ -68,11 +68,21 @@ echo "run folder: $run_dir"
 zoo_python_env
 export PYTHONPATH="$ZOO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
-step() {  # NAME COMMAND...: runs COMMAND, its output shown and kept in logs/NAME.log; stops the script on failure
+run_step() {  # NAME COMMAND...: runs COMMAND, its output shown and kept in logs/NAME.log; returns its status
   local name="$1" status=0; shift
   echo "== $name"
   "$@" 2>&1 | tee "$run_dir/logs/$name.log" || status=$?  # pipefail: the command's status, not tee's
-  if [ "$status" -ne 0 ]; then echo "error: $name failed (exit $status), see $run_dir/logs/$name.log" >&2; exit "$status"; fi
+  return "$status"
+}
+
+step_failed() {  # NAME STATUS: stop the script
+  echo "error: $1 failed (exit $2), see $run_dir/logs/$1.log" >&2; exit "$2"
+}
+
+step() {  # NAME COMMAND...: run_step, stopping the script on failure
+  local status=0
+  run_step "$@" || status=$?
+  if [ "$status" -ne 0 ]; then step_failed "$1" "$status"; fi
 }
 
 if [ "$runner" = cpp ]; then
@@ -81,8 +91,15 @@ fi
 input_dir="$data"
 if [ "$need_preprocess" = y ]; then
   input_dir="$run_dir/preprocess"
-  step preprocess python "$model_dir/preprocess_310.py" --data_path "$data" --output_path "$input_dir" \
-    ${extra[@]+"${extra[@]}"}
+  status=0
+  run_step preprocess python "$model_dir/preprocess_310.py" --data_path "$data" --output_path "$input_dir" \
+    ${extra[@]+"${extra[@]}"} || status=$?
+  # exit 1 with failures.tsv: some inputs could not be used and were left out; the others are run and scored
+  if [ "$status" -eq 1 ] && [ -f "$input_dir/failures.tsv" ] && [ -f "$input_dir/shapes.txt" ]; then
+    left_out="$input_dir/failures.tsv"
+  elif [ "$status" -ne 0 ]; then
+    step_failed preprocess "$status"
+  fi
 fi
 if [ "$runner" = cpp ]; then
   step infer "$run_dir/build/ascend310_infer" --mindir_path "$mindir" --input_path "$input_dir" \
@@ -95,3 +112,7 @@ step postprocess python "$model_dir/postprocess.py" --result_path "$run_dir/resu
   --output_dir "$run_dir"
 echo "latency: $(tr '\n' ' ' < "$run_dir/result/summary.txt")"
 echo "done: $run_dir"
+if [ -n "${left_out:-}" ]; then
+  echo "warning: the inputs listed in $left_out could not be used and are not in the metrics" >&2
+  exit 1
+fi

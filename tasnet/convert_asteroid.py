@@ -14,4 +14,6 @@ from utils.cli import start  # noqa: E402,F401  (first: sets the environment bef
 if __name__ == "__main__":
     from tasnet.src.network import TasNet
     from utils.separation.convert_asteroid import convert_main
-    convert_main(__file__, "LSTMTasNet", TasNet, "Convert an asteroid LSTMTasNet checkpoint to TasNet")
+    from utils import cli
+    cli.run(__file__, convert_main, __file__, "LSTMTasNet", TasNet,
+            "Convert an asteroid LSTMTasNet checkpoint to TasNet")

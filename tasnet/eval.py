@@ -13,4 +13,5 @@ from utils.cli import start  # noqa: E402,F401  (first: sets the environment bef
 if __name__ == "__main__":
     from tasnet.src.network import TasNet
     from utils.separation.evaluate import eval_main
-    eval_main(__file__, TasNet, "Evaluate TasNet speech separation")
+    from utils import cli
+    cli.run(__file__, eval_main, __file__, TasNet, "Evaluate TasNet speech separation")

@@ -15,4 +15,5 @@ from utils.cli import start  # noqa: E402,F401  (first: sets the environment bef
 if __name__ == "__main__":
     from tasnet.src.network import TasNet
     from utils.separation.infer import infer_main
-    infer_main(__file__, TasNet, "Separate audio files with TasNet")
+    from utils import cli
+    cli.run(__file__, infer_main, __file__, TasNet, "Separate audio files with TasNet")

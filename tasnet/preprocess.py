@@ -11,4 +11,5 @@ from utils.cli import start  # noqa: E402,F401  (first: sets the environment bef
 
 if __name__ == "__main__":
     from utils.separation.preprocess import preprocess_main
-    preprocess_main(__file__, "List a LibriMix / wsj0-2mix folder for TasNet")
+    from utils import cli
+    cli.run(__file__, preprocess_main, __file__, "List a LibriMix / wsj0-2mix folder for TasNet")

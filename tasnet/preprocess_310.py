@@ -12,4 +12,5 @@ from utils.cli import start  # noqa: E402,F401  (first: sets the environment bef
 
 if __name__ == "__main__":
     from utils.separation.ascend310 import preprocess_main
-    preprocess_main(__file__, "Write a separation split as Ascend 310 inputs for TasNet")
+    from utils import cli
+    cli.run(__file__, preprocess_main, __file__, "Write a separation split as Ascend 310 inputs for TasNet")

@@ -12,4 +12,5 @@ from utils.cli import start  # noqa: E402,F401  (first: sets the environment bef
 if __name__ == "__main__":
     from tasnet.src.network import TasNet
     from utils.separation.train import train_main
-    train_main(__file__, TasNet, "Train TasNet speech separation")
+    from utils import cli
+    cli.run(__file__, train_main, __file__, TasNet, "Train TasNet speech separation")

@@ -15,10 +15,56 @@ from scipy.signal import resample_poly
 logger = logging.getLogger(__name__)
 
 WRITE_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+# What a folder given to an infer.py is searched for (anything else in it is ignored).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".aiff", ".aif", ".au")
+# An --input file with one of these extensions is a list of audio paths, one per line.
+LIST_EXTENSIONS = (".txt", ".lst", ".list", ".scp")
 
 
 class AudioError(ValueError):
     """A file that cannot be used as audio: missing, unreadable, empty or non-finite."""
+
+
+def list_audio(path):
+    """The audio files an ``--input`` names, as [(file, name)]; ``name`` (no extension) places its outputs.
+
+    * an audio file -> [(file, its base name)];
+    * a list file (``LIST_EXTENSIONS``: one path per line, relative to the list's folder; blank lines and
+      ``#`` comments skipped) -> its entries, named by their path relative to that folder (missing files
+      are kept: the batch reports them one by one);
+    * a folder -> every ``AUDIO_EXTENSIONS`` file below it, sorted, named by the path relative to it.
+    Raises FileNotFoundError when ``path`` does not exist or a folder / list holds no audio.
+    """
+    path = os.fspath(path)
+    if os.path.isfile(path) and path.lower().endswith(LIST_EXTENSIONS):
+        root = os.path.dirname(os.path.abspath(path))
+        with open(path, encoding="utf-8") as handle:
+            lines = [line.strip() for line in handle]
+        found = [(os.path.join(root, line), os.path.splitext(os.path.relpath(os.path.join(root, line), root))[0])
+                 for line in lines if line and not line.startswith("#")]
+        if not found:
+            raise FileNotFoundError(f"--input {path}: the list names no audio file")
+        return found
+    if os.path.isfile(path):
+        return [(path, os.path.splitext(os.path.basename(path))[0])]
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"--input {path}: no such file or folder")
+    found = []
+    for folder, _, names in sorted(os.walk(path)):
+        for name in sorted(names):
+            if name.lower().endswith(AUDIO_EXTENSIONS):
+                full = os.path.join(folder, name)
+                found.append((full, os.path.splitext(os.path.relpath(full, path))[0]))
+    if not found:
+        raise FileNotFoundError(f"--input {path}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in this folder")
+    return found
+
+
+def is_single_file(path):
+    """Whether an ``--input`` names one audio file (not a folder or a list): its failure is then the run's
+    error (exit 2) rather than one skipped item of a batch."""
+    path = os.fspath(path)
+    return os.path.isfile(path) and not path.lower().endswith(LIST_EXTENSIONS)
 
 
 def _open_error(path, error):
@@ -40,6 +86,41 @@ def audio_info(path):
     except (soundfile.SoundFileError, OSError) as error:
         raise _open_error(path, error) from None
     return int(info.frames), int(info.samplerate), int(info.channels)
+
+
+def unusable_files(paths):
+    """[(path, reason)] of the files among ``paths`` that cannot be opened as audio or hold no sample.
+
+    Reads headers only (about a millisecond a file), so a training set is screened before the first step."""
+    bad = []
+    for path in paths:
+        try:
+            frames = audio_info(path)[0]
+        except AudioError as error:
+            bad.append((path, str(error)[len(os.fspath(path)) + 2:]))
+            continue
+        if frames == 0:
+            bad.append((path, "audio file is empty (0 samples)"))
+    return bad
+
+
+def screen_training_files(paths, skip_bad_files, what="training"):
+    """Check every file of a training / validation set before training starts.
+
+    Returns the set of unusable paths (empty when all are fine). With unusable files and not
+    ``skip_bad_files`` raises AudioError with their count and the first few names (nothing has
+    trained yet); with ``skip_bad_files`` logs the same and the caller leaves them out.
+    """
+    paths = list(dict.fromkeys(paths))
+    bad = unusable_files(paths)
+    if not bad:
+        return set()
+    listing = "; ".join(f"{path}: {reason}" for path, reason in bad[:5]) + (" ..." if len(bad) > 5 else "")
+    if not skip_bad_files:
+        raise AudioError(f"{len(bad)} of {len(paths)} {what} audio files cannot be used: {listing}. Fix or remove "
+                         "them, or pass --skip_bad_files to train without them")
+    logger.warning("--skip_bad_files: leaving out %d of %d %s audio files: %s", len(bad), len(paths), what, listing)
+    return {path for path, _ in bad}
 
 
 def resample(wave, orig_sr, target_sr):

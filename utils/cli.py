@@ -7,12 +7,17 @@
 * logging to the console and, when the entry point has an ``--output_dir``, to ``OUT/<name>.log``;
   non-zero ranks log warnings only;
 * ``init_context`` with the config's seed: graph mode, device, distributed group when launched so.
+
+Every entry point's ``if __name__ == "__main__":`` goes through ``run(main, ...)``: an expected failure
+(``utils.errors.is_expected``: bad audio, config key or value, missing file, corpus layout, checkpoint,
+dependency) is printed as ``PROG: error: <what>`` and exits 2 (usage / input) or 1 (runtime); a traceback
+only with ``--debug`` (or ``ZOO_DEBUG=1``) or for a genuine bug.
 """
 import logging
 import os
 import sys
 
-from utils import context
+from utils import context, errors
 from utils.config import parse_args, save_config
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -54,10 +59,12 @@ def start(entry_file, description, add_arguments=None, argv=None, save_resolved_
         parser.add_argument("--device_target", default=None, choices=list(context.DEVICE_TARGETS),
                             help="device to run on (default: the config's device_target)")
         parser.add_argument("--device_id", type=int, default=None, help="accelerator index (default: $DEVICE_ID)")
+        add_debug_argument(parser)
         if add_arguments is not None:
             add_arguments(parser)
 
-    args, cfg = parse_args(default_config_path(entry_file, default_config), description, flags, argv)
+    args, cfg = parse_args(default_config_path(entry_file, default_config), description, flags, argv,
+                           prog=program_name(entry_file))
     run = context.init_context(cfg.get("device_target", args.device_target or "CPU"), args.device_id,
                                seed=int(cfg.get("seed", 0)))
     output_dir = getattr(args, "output_dir", None)
@@ -71,9 +78,64 @@ def start(entry_file, description, add_arguments=None, argv=None, save_resolved_
 
 
 def add_start_arguments(parser):
-    """``--resume`` / ``--init_from`` / ``--init_ema`` of every train.py (applied by ``utils.trainer.start_from``)."""
+    """``--resume`` / ``--init_from`` / ``--init_ema`` of every train.py (applied by ``utils.trainer.start_from``) and
+    ``--skip_bad_files`` (``utils.audio.screen_training_files``)."""
     parser.add_argument("--resume", default=None, help="continue this run from a checkpoint (e.g. OUT/last.ckpt): "
                         "weights, optimizer, schedule and progress")
     parser.add_argument("--init_from", default=None, help="fine-tune: start from the weights of this checkpoint "
                         "(e.g. a converted public model, see the README) with a fresh optimizer and schedule")
     parser.add_argument("--init_ema", action="store_true", help="with --init_from: take the checkpoint's EMA weights")
+    parser.add_argument("--skip_bad_files", action="store_true", help="train without the audio files that cannot be "
+                        "read (listed in the log); default: stop before training and list them")
+
+
+def add_debug_argument(parser):
+    """``--debug``: show the traceback of expected errors too (read by ``run`` from sys.argv)."""
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+
+
+def program_name(entry_file):
+    """``tasnet/infer.py`` for an entry point of the repository, else its file name."""
+    path = os.path.abspath(entry_file)
+    if path.startswith(errors.REPO_ROOT + os.sep):
+        return os.path.relpath(path, errors.REPO_ROOT)
+    return os.path.basename(path)
+
+
+def debug_requested(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    return "--debug" in argv or os.environ.get("ZOO_DEBUG", "") not in ("", "0")
+
+
+def report_error(program, text):
+    """Print ``PROGRAM: error: text`` on stderr (once, without repeating a prefix the text already has)."""
+    for prefix in (f"{program}: ", "error: "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    print(f"{program}: error: {text}", file=sys.stderr, flush=True)
+
+
+def run(entry_file, main, *args, **kwargs):
+    """Run ``main(*args, **kwargs)`` as the program ``entry_file`` and exit with its status.
+
+    ``main`` may return an exit code (e.g. 1 when some items of a batch failed). Expected errors
+    (``utils.errors.is_expected``) and ``SystemExit("message")`` become ``PROG: error: message`` with exit
+    code 2 (usage / input) or 1 (runtime); other exceptions are bugs and keep their traceback.
+    """
+    program = program_name(entry_file)
+    try:
+        status = main(*args, **kwargs)
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):  # raise SystemExit("...") marks a usage / input error
+            report_error(program, " ".join(exit_.code.split()))
+            sys.exit(errors.USAGE_EXIT)
+        raise
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001  (sorted into expected / bug just below)
+        if not errors.is_expected(error) or debug_requested():
+            raise
+        report_error(program, errors.message(error))
+        sys.exit(errors.exit_code(error))
+    sys.exit(status if isinstance(status, int) and not isinstance(status, bool) else 0)

@@ -178,22 +178,32 @@ def _config_help(path):
     return "\n".join(lines)
 
 
-def parse_args(default_config, description, add_arguments=None, argv=None):
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with a two-line usage error: ``PROG: error: <what>`` and where to look, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n"
+                     f"{self.prog}: see --help for every flag and config key\n")
+
+
+def parse_args(default_config, description, add_arguments=None, argv=None, prog=None):
     """Parse an entry point's command line.
 
     default_config: path of the model's ``config.yaml``.
     description: first line of ``--help``.
     add_arguments: ``fn(parser)`` adding the entry point's own flags.
+    prog: program name in messages (default: the script's file name).
     Returns ``(args, cfg)``: the argparse namespace and the resolved Config. A flag that is both an
     entry-point flag and a config key (e.g. ``--device_target``) is applied to the config as well.
+    A usage or config error prints ``PROG: error: <what>`` (two lines, no usage block) and exits 2.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config_path", default=default_config)
     known, _ = pre.parse_known_args(argv)
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
-        epilog=_config_help(known.config_path))
+    parser = _ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False, epilog=_config_help(known.config_path))
     parser.add_argument("--config_path", default=default_config,
                         help="YAML file with every default (default: %(default)s)")
     if add_arguments is not None:

@@ -26,6 +26,27 @@ def add_preprocess_arguments(parser, length_unit="samples"):
                         help=f"pad / crop every item to this many {length_unit} (a fixed-shape Ascend 310 model "
                              "exported with the same --fixed_length); the true lengths are recorded")
     parser.add_argument("--max_items", type=int, default=None, help="only the first N items (smoke runs)")
+    from utils.batch import add_batch_arguments
+    add_batch_arguments(parser)
+
+
+def preprocess_batch(entry_file, args, noun):
+    """The ``utils.batch.Batch`` of a preprocess_310 run: an unusable utterance is reported, left out of the
+    items and listed in OUT/failures.tsv; the others are written (see ``finish_preprocess``)."""
+    from utils.batch import FAILURES_FILE, Batch
+    from utils.cli import program_name
+    return Batch(program_name(entry_file), os.path.join(args.output_path, FAILURES_FILE), args.strict, noun=noun)
+
+
+def finish_preprocess(batch, written):
+    """Summary + exit code of a preprocess_310 run (1 when some utterances were left out); an error when
+    none of them could be used."""
+    status = batch.finish()
+    if not written:
+        from utils.errors import UsageError
+        raise UsageError(f"none of the {len(batch.failures)} {batch.noun}s could be used (see "
+                         f"{batch.failures_path})")
+    return status
 
 
 def add_postprocess_arguments(parser):

@@ -154,4 +154,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from utils import cli
+    cli.run(__file__, main)

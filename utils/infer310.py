@@ -290,16 +290,19 @@ def main(argv=None):
     parser.add_argument("--output_path", required=True, help="result folder (created)")
     parser.add_argument("--device_target", default="CPU", choices=("CPU", "GPU", "Ascend"))
     parser.add_argument("--device_id", type=int, default=0)
+    from utils.cli import add_debug_argument
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         summary = run(args.mindir_path, args.input_path, args.output_path, args.device_target, args.device_id)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from utils import cli
+    cli.run(__file__, main)

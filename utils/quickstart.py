@@ -158,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="folder of the tiny corpora (python -m utils.tiny_corpora)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--models", nargs="*", default=None, help="subset of models to run (default: all)")
+    from utils.cli import add_debug_argument
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     lines = ["## Tiny corpora", "", "| corpus | contents |", "|---|---|"]
     lines += [f"| {name} | {text} |" for name, text in corpus_rows(args.data)]
@@ -179,4 +181,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from utils import cli
+    cli.run(__file__, main)

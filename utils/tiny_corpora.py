@@ -681,6 +681,8 @@ def main(argv=None):
                         help=f"build only these (space or comma separated): {', '.join(CORPORA)}")
     parser.add_argument("--workers", type=int, default=2, help="synthesis processes")
     parser.add_argument("--cache_dir", default=None, help="eSpeak NG data and voice cache folder")
+    from utils.cli import add_debug_argument
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     try:
         only = _parse_only(args.only)
@@ -693,4 +695,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from utils import cli
+    cli.run(__file__, main)

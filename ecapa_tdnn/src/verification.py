@@ -10,7 +10,6 @@
 import os
 
 import numpy as np
-import soundfile
 from tqdm import tqdm
 
 import utils.context  # noqa: F401  (must precede the mindspore import)
@@ -18,7 +17,7 @@ import mindspore as ms
 
 from ecapa_tdnn.src.dataset import UtteranceSet, collate
 from ecapa_tdnn.src.network import ECAPATDNN
-from utils.audio import AudioError
+from utils.audio import audio_info
 from utils.checkpoint import checkpoint_config
 from utils.data import BatchLoader
 from utils.distributed import all_reduce_sum
@@ -59,11 +58,9 @@ def network_embedder(network):
 
 
 def audio_seconds(path):
-    """Duration of an audio file in seconds (header only); AudioError naming the file when unreadable."""
-    try:
-        return soundfile.info(path).duration
-    except (soundfile.SoundFileError, OSError) as error:
-        raise AudioError(f"{path}: unreadable audio file ({error})") from None
+    """Duration of an audio file in seconds (header only); utils.audio.AudioError naming the file when unreadable."""
+    frames, rate, _ = audio_info(path)
+    return frames / rate
 
 
 def extract_embeddings(embed, data_dir, paths, sample_rate, features=None, batch_size=16, rank=0, group_size=1,

@@ -106,6 +106,11 @@ class AsrDataset:
     def __len__(self):
         return len(self.entries)
 
+    def drop(self, audio_paths):
+        """Leave out the utterances whose audio_filepath is in ``audio_paths`` (e.g. unreadable files)."""
+        keep = [i for i, entry in enumerate(self.entries) if entry["audio_filepath"] not in audio_paths]
+        self.entries, self.targets = [self.entries[i] for i in keep], [self.targets[i] for i in keep]
+
     @property
     def lengths(self):
         """Feature frames of each utterance (from the manifest durations), for length bucketing."""

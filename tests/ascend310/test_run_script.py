@@ -21,9 +21,13 @@ PREPROCESS = '''import argparse, numpy as np
 from utils.infer310 import write_inputs
 parser = argparse.ArgumentParser()
 parser.add_argument("--data_path"); parser.add_argument("--output_path"); parser.add_argument("--lengths")
+parser.add_argument("--unusable", default=None)
 args = parser.parse_args()
 for n in map(int, args.lengths.split(",")):
     write_inputs(args.output_path, f"utt{n}", [np.linspace(-1, 1, n, dtype=np.float32)[None]])
+if args.unusable:  # like utils.batch: the unusable input is listed and left out, exit 1
+    open(f"{args.output_path}/failures.tsv", "w").write(f"file\\treason\\n{args.unusable}\\tempty\\n")
+    raise SystemExit(1)
 '''
 POSTPROCESS = '''import argparse, json, os, numpy as np
 from utils.infer310 import read_inputs, read_outputs
@@ -116,3 +120,9 @@ def test_full_run_with_the_python_runner(tmp_path, toy_model):
     assert infer310.read_summary(str(run_dir / "result"))["items"] == 3
     assert {p.name for p in (run_dir / "logs").iterdir()} == {"preprocess.log", "infer.log", "postprocess.log"}
     assert "latency: runner python items 3" in done.stdout
+    # a preprocess that left an input out (exit 1 + failures.tsv): the others are run and scored, exit 1
+    done = _run([str(toy_model), mindir, "data", "Y", "--runner", "python", "--lengths", "5,11",
+                 "--unusable", "bad.wav"], tmp_path)
+    assert done.returncode == 1 and "could not be used and are not in the metrics" in done.stderr
+    run_dir, = [d for d in (tmp_path / "runs").iterdir() if d.name != run_dir.name]
+    assert json.loads((run_dir / "metrics.json").read_text())["shapes"] == {"utt5": [1, 5], "utt11": [1, 11]}

@@ -98,9 +98,10 @@ def test_train_eval_export_verify(tiny_corpus, tmp_path):
                 np.linalg.norm(from_mindir["sub/0.npy"]) / np.linalg.norm(from_mindir["stereo44k.npy"]))
     assert cos > 0.95
 
-    missing = run("infer.py", "verify", "--ckpt_path", model, mine / "sub" / "0.wav", mine / "stereo44k.wav",
-                  expect_ok=False)
-    assert missing.returncode != 0 and "no decision threshold" in missing.stderr
+    score_only = run("infer.py", "verify", "--ckpt_path", model, mine / "sub" / "0.wav", mine / "stereo44k.wav")
+    line = json.loads(score_only.stdout.strip().splitlines()[-1])
+    assert line["score"] == pytest.approx(cos, abs=1e-4) and line["same_speaker"] is None
+    assert "printing the score only" in score_only.stderr
     verdict = run("infer.py", "verify", "--ckpt_path", model, mine / "sub" / "0.wav", mine / "stereo44k.wav",
                   "--metrics", out / "eval" / "metrics.json")
     line = json.loads(verdict.stdout.strip().splitlines()[-1])

@@ -8,6 +8,8 @@ The preprocess writes one item per mixture: input ``mixture`` float32 [1, T] (T 
 --fixed_length samples zero-padded / cropped). The postprocess crops each output [1, S, T] back to the true
 length and scores it exactly like eval.py (SI-SNRi, SDRi with PIT): OUT/metrics.json (eval.py's keys) and
 OUT/per_utterance.csv. An item longer than --fixed_length is scored on its first --fixed_length samples.
+A mixture whose files cannot be read is reported, left out and listed in IN/failures.tsv (exit 1 at the end;
+--strict stops at the first).
 """
 import json
 import logging
@@ -18,8 +20,8 @@ from tqdm import tqdm
 
 from utils.cli import start
 from utils.deploy310 import (add_postprocess_arguments, add_preprocess_arguments, check_coverage, check_item_limit,
-                             fit_length, input_folder, read_latencies, read_references, start_output_folder,
-                             write_references)
+                             finish_preprocess, fit_length, input_folder, preprocess_batch, read_latencies,
+                             read_references, start_output_folder, write_references)
 
 LOG = logging.getLogger("zoo.deploy310")
 
@@ -41,12 +43,14 @@ def preprocess_main(entry_file, description):
     items = find_split(args.data_path, args.split, cfg.data)[:args.max_items]
     dataset = SeparationDataset(items, sample_rate)
     start_output_folder(args.output_path)
+    batch = preprocess_batch(entry_file, args, "mixture")
     entries = []
     for index, item in enumerate(tqdm(items, desc="preprocess", unit="utt")):
-        mixture, _, _ = dataset.get(index)
-        if dataset.bad_files:  # get() would silently substitute the next mixture
-            raise SystemExit(f"cannot preprocess: {dataset.report()}")
-        name = f"{index:06d}"
+        ok, loaded = batch.attempt(item.mixture_path, dataset.load_exact, index)
+        if not ok:
+            continue
+        mixture = loaded[0]
+        name = f"{len(entries):06d}"
         write_inputs(args.output_path, name, [fit_length(mixture, args.fixed_length)[None]], names=["mixture"])
         entries.append({"item": name, "mixture_id": item.mixture_id, "mixture_path": os.path.abspath(item.mixture_path),
                         "source_paths": [os.path.abspath(p) for p in item.source_paths], "length": int(mixture.size),
@@ -54,6 +58,7 @@ def preprocess_main(entry_file, description):
     write_references(args.output_path, {"task": "separation", "data_path": os.path.abspath(args.data_path),
                                         "split": args.split, "sample_rate": sample_rate,
                                         "fixed_length": args.fixed_length, "items": entries})
+    return finish_preprocess(batch, entries)
 
 
 def postprocess_main(entry_file, description):

@@ -184,6 +184,11 @@ class SeparationDataset:
         raise RuntimeError(f"every one of the {len(self.items)} mixtures failed to load; first: "
                            f"{next(iter(self.bad_files.items()))}")
 
+    def load_exact(self, index):
+        """Whole item ``index`` (mixture [T], sources [S, T]) read from disk; raises on an unreadable file
+        instead of substituting another item (for tools that must account for every item)."""
+        return self._load(self.items[index])
+
     def _load(self, item):
         mixture = read_audio(item.mixture_path, self.sample_rate)[0]
         sources = [read_audio(path, self.sample_rate)[0] for path in item.source_paths]

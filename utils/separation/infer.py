@@ -6,7 +6,11 @@
 Any format libsndfile reads, any sample rate (resampled to the model's), any channel count (averaged to
 mono). Writes SEPARATED/<name>_s1.wav ... <name>_sN.wav (16-bit PCM at the model's rate) per input, keeping
 the input folder structure. Files longer than a chunk go through the model chunk by chunk (memory bounded
-by the chunk) with the speaker order kept across chunks; the outputs are streamed to disk.
+by the chunk) with the speaker order kept across chunks; the outputs are streamed to disk under temporary
+names and renamed when the file is done. A file that cannot be used (unreadable, empty, NaN / Inf ...) is
+reported and listed in SEPARATED/failures.tsv, the others are separated; the run ends with "N done, M failed"
+and exits 1 if any failed (--strict: stop at the first). A single input file that cannot be used is an error
+(one line, exit 2). See utils/batch.py.
 """
 import logging
 import os
@@ -14,15 +18,17 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from utils.cli import start
+from utils.audio import is_single_file, list_audio
+from utils.batch import FAILURES_FILE, Batch, add_batch_arguments, atomic_outputs
+from utils.cli import program_name, start
 
 LOG = logging.getLogger("zoo.infer")
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 
 
 def add_infer_arguments(parser):
     parser.add_argument("--ckpt_path", required=True, help="trained checkpoint (.ckpt) or exported .mindir")
-    parser.add_argument("--input", default=None, help="an audio file or a folder searched recursively for audio")
+    parser.add_argument("--input", default=None, help="an audio file, a folder searched recursively for audio, or a "
+                        ".txt list of audio paths (relative to the list's folder)")
     parser.add_argument("--output_dir", required=True, help="the separated wavs are written here")
     parser.add_argument("--chunk_seconds", type=float, default=None,
                         help="separate longer files in chunks of this many seconds (0: whole file; "
@@ -33,24 +39,7 @@ def add_infer_arguments(parser):
                         help="first record this many seconds from the microphone (needs the optional "
                              "'sounddevice' package) and separate the recording")
     parser.add_argument("--use_ema", action="store_true", help="use the EMA weights of the checkpoint")
-
-
-def list_audio(path):
-    """A file -> [(file, its name without extension)]; a folder -> every audio file below it, named by its
-    path relative to the folder (so outputs keep the structure)."""
-    if os.path.isfile(path):
-        return [(path, os.path.splitext(os.path.basename(path))[0])]
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"--input {path}: no such file or folder")
-    found = []
-    for folder, _, names in sorted(os.walk(path)):
-        for name in sorted(names):
-            if name.lower().endswith(AUDIO_EXTENSIONS):
-                full = os.path.join(folder, name)
-                found.append((full, os.path.splitext(os.path.relpath(full, path))[0]))
-    if not found:
-        raise FileNotFoundError(f"--input {path}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in this folder")
-    return found
+    add_batch_arguments(parser)
 
 
 def record_microphone(seconds, sample_rate, path):
@@ -111,6 +100,7 @@ def infer_main(entry_file, network_class, description):
 
     if args.input is None and args.record is None:
         raise SystemExit("give --input FILE_OR_DIR or --record SECONDS")
+    files = list_audio(args.input) if args.input is not None else []
     model = load_model(args.ckpt_path, network_builder(network_class), args.use_ema, input_specs=[mixture_spec()])
     config = model.config or cfg.to_dict()
     sample_rate = int(config["data"]["sample_rate"])
@@ -128,14 +118,19 @@ def infer_main(entry_file, network_class, description):
     if args.record is not None:
         recording = record_microphone(args.record, sample_rate, os.path.join(args.output_dir, "recording.wav"))
         inputs.append((recording, "recording"))
-    if args.input is not None:
-        inputs += list_audio(args.input)
+    inputs += files
     LOG.info("separating %d file(s) into %d sources at %d Hz with %s%s", len(inputs), n_src, sample_rate,
              args.ckpt_path, f" in {chunk_seconds:g} s chunks ({overlap_seconds:g} s overlap)" if chunk else "")
-    for path, name in tqdm(inputs, desc="separating", unit="file", disable=len(inputs) < 2):
+    single = len(inputs) == 1 and (args.record is not None or is_single_file(args.input))
+    batch = Batch(program_name(entry_file), os.path.join(args.output_dir, FAILURES_FILE), args.strict or single)
+
+    def separate_one(path, name):
         mixture = read_audio(path, sample_rate, mono=True)[0]
         out_paths = [os.path.join(args.output_dir, f"{name}_s{k}.wav") for k in range(1, n_src + 1)]
-        os.makedirs(os.path.dirname(out_paths[0]), exist_ok=True)
-        separate_file(model, mixture, sample_rate, out_paths, chunk if len(mixture) > chunk else 0, overlap)
-        print(f"{path} -> {', '.join(out_paths)}")
-    return inputs
+        with atomic_outputs(out_paths) as temporaries:
+            separate_file(model, mixture, sample_rate, temporaries, chunk if len(mixture) > chunk else 0, overlap)
+        print(f"{path} -> {', '.join(out_paths)}", flush=True)
+
+    for path, name in tqdm(inputs, desc="separating", unit="file", disable=len(inputs) < 2):
+        batch.attempt(path, separate_one, path, name)
+    return batch.finish()

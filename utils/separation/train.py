@@ -60,6 +60,7 @@ def make_validator(items, sample_rate, run, desc="validation"):
 def train_main(entry_file, network_class, description):
     """The whole training entry point; `network_class(**cfg.model)` builds the model."""
     args, cfg, run = start(entry_file, description, add_train_arguments, save_resolved_config=True)
+    from utils.audio import screen_training_files
     from utils.data import BatchLoader
     from utils.separation.data import SeparationDataset, collate
     from utils.separation.loss import SeparationLossCell, neg_sisnr_pit_loss
@@ -69,6 +70,11 @@ def train_main(entry_file, network_class, description):
     sample_rate = int(cfg.data.sample_rate)
     train_items = find_split(args.data_dir, args.train_split, cfg.data)
     valid_items = find_split(args.data_dir, args.valid_split, cfg.data)
+    bad = screen_training_files([path for item in train_items + valid_items
+                                 for path in (item.mixture_path, *item.source_paths)], args.skip_bad_files)
+    train_items, valid_items = ([item for item in items
+                                 if not bad.intersection((item.mixture_path, *item.source_paths))]
+                                for items in (train_items, valid_items))
     dataset = SeparationDataset(train_items, sample_rate, float(cfg.data.segment_seconds), seed=int(cfg.seed),
                                 dynamic_mixing=float(cfg.data.get("dynamic_mixing", 0.0)),
                                 remix_gain_db=float(cfg.data.get("remix_gain_db", 2.5)))
