@@ -1,12 +1,10 @@
-"""Jasper speed on this machine, as a table.
+"""Jasper speed on this machine, as a table (the train step, against PyTorch, is in bench/peers.py).
 
-* train step of the default config (jasper/config.yaml): forward + CTC + backward + Novograd on a batch of
-  --batch utterances of --seconds each (compile time reported apart, median of --repeats steps);
 * transcription real-time factor of the default config: features + network + greedy decoding of one recording,
   compute seconds / audio seconds (below 1 = faster than real time);
 * forward pass at batch 1 of 5 s for QuartzNet 5x5 and Jasper 10x5 DR (jasper/config_10x5dr.yaml).
 
-    python bench/jasper.py [--repeats 3] [--batch 16] [--seconds 3] [--skip_10x5dr]
+    python bench/jasper.py [--repeats 3] [--skip_10x5dr]
 """
 import os, sys  # noqa: E401
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -19,32 +17,14 @@ import numpy as np  # noqa: E402
 
 import mindspore as ms  # noqa: E402
 
-from jasper.src.asr import build_optimizer  # noqa: E402
 from jasper.src.decoder import greedy_decode  # noqa: E402
-from jasper.src.network import (JasperWithCTCLoss, build_network, count_parameters, input_specs,  # noqa: E402
-                                loss_input_specs)
+from jasper.src.network import build_network, count_parameters, input_specs  # noqa: E402
 from utils.config import load_config  # noqa: E402
 from utils.context import init_context  # noqa: E402
 from utils.features import FeatureConfig, LogMelExtractor  # noqa: E402
-from utils.trainer import TrainStep  # noqa: E402
 
 JASPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "jasper")
 FRAMES_PER_SECOND = 100
-
-
-def train_step_row(cfg, batch, seconds, repeats):
-    network = build_network(cfg.to_dict())
-    step = TrainStep(JasperWithCTCLoss(network), build_optimizer(network, cfg.train))
-    step.set_inputs(*loss_input_specs(int(cfg.model.in_features)))
-    step.set_train(True)
-    frames, rng = int(seconds * FRAMES_PER_SECOND), np.random.default_rng(0)
-    inputs = [ms.Tensor(rng.standard_normal((batch, int(cfg.model.in_features), frames)).astype(np.float32)),
-              ms.Tensor(np.full(batch, frames, np.int32)),
-              ms.Tensor(rng.integers(0, 28, (batch, int(seconds * 12))).astype(np.int32)),
-              ms.Tensor(np.full(batch, int(seconds * 12), np.int32))]
-    first, median = time_calls(lambda: step(*inputs).asnumpy(), repeats)
-    return (f"train step, default config ({count_parameters(network) / 1e6:.1f} M), {batch} x {seconds:g} s",
-            f"{median:.3f} s/step", f"compile + first step {first:.1f} s")
 
 
 def rtf_row(cfg, seconds, repeats):
@@ -80,13 +60,11 @@ def forward_row(config_name, seconds, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="timed calls after the first (default: 3)")
-    parser.add_argument("--batch", type=int, default=16, help="train-step batch size (default: 16)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="utterance length of the train step (default: 3)")
     parser.add_argument("--skip_10x5dr", action="store_true", help="leave out the 333 M-parameter model")
     args = parser.parse_args(argv)
     init_context("CPU", seed=0)
     cfg = load_config(os.path.join(JASPER, "config.yaml"))
-    rows = [train_step_row(cfg, args.batch, args.seconds, args.repeats), rtf_row(cfg, 10.0, args.repeats),
+    rows = [rtf_row(cfg, 10.0, args.repeats),
             forward_row("config_quartznet5x5.yaml", 5.0, args.repeats)]
     if not args.skip_10x5dr:
         rows.append(forward_row("config_10x5dr.yaml", 5.0, args.repeats))
