@@ -113,3 +113,30 @@ def summary(label, distances, losses=None):
         text += (f"; loss max |ours - torch64| {np.abs(ours - ref64).max():.2e}, "
                  f"|torch32 - torch64| {np.abs(ref32 - ref64).max():.2e}")
     return text
+
+
+def init_mismatches(ours, reference, min_size=400, rel=0.15):
+    """Compare freshly constructed weights with the reference's, tensor by tensor (both {our name: array}).
+
+    Constant tensors (norm gains/biases, BatchNorm statistics, PReLU slopes) must be equal. Random ones with at
+    least ``min_size`` entries must have the same std within ``rel`` and the same family: uniform (max |w| <=
+    1.9 std; sqrt(3) = 1.73 for a uniform) or not (a normal's max over 400+ draws exceeds 2.9 std).
+    Returns ({name: problem}, number of random tensors compared).
+    """
+    problems, compared = {}, 0
+    for name, expected in reference.items():
+        got = np.asarray(ours[name], np.float64)
+        expected = np.asarray(expected, np.float64)
+        if expected.std() == 0:
+            if not np.array_equal(got, expected):
+                problems[name] = f"constant {expected.flat[0]:.4g} expected, got std {got.std():.3g} mean {got.mean():.3g}"
+            continue
+        if expected.size < min_size:
+            continue
+        compared += 1
+        ratio = got.std() / expected.std()
+        uniform = (np.abs(got).max() <= 1.9 * got.std(), np.abs(expected).max() <= 1.9 * expected.std())
+        if abs(ratio - 1.0) > rel or uniform[0] != uniform[1]:
+            problems[name] = (f"std {got.std():.4g} vs reference {expected.std():.4g} (ratio {ratio:.2f}), "
+                              f"{'uniform' if uniform[0] else 'normal'} vs {'uniform' if uniform[1] else 'normal'}")
+    return problems, compared

@@ -19,3 +19,15 @@ def test_three_training_steps_match_asteroid():
     assert (norms > 5.0).any(), f"clipping never active: gradient norms {norms}"
     np.testing.assert_allclose(losses[0], losses[2], rtol=0, atol=1e-4)
     assert not parity.failures(distances), parity.failures(distances)
+
+
+def test_initial_weights_follow_asteroid():
+    """Fresh weights have asteroid's statistics: xavier-normal filterbanks, torch-default LSTM / Linear / 1x1
+    convs, gLN ones / zeros, PReLU 0.25."""
+    from tests.utils.separation.asteroid_parity import init_statistics_check
+    torch = parity.torch_threads()
+    torch.manual_seed(0)
+    reference = asteroid_models().DPRNNTasNet(n_src=2, n_filters=64, kernel_size=16, stride=8, bn_chan=64,
+                                              hid_size=64, chunk_size=20, n_repeats=1)
+    problems, compared = init_statistics_check(reference, "DPRNNTasNet", DPRNN)
+    assert compared >= 10 and not problems, problems

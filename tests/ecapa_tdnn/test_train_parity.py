@@ -90,3 +90,25 @@ def test_three_training_steps_match_speechbrain():
     assert (norms > CLIP).any(), f"clipping never active: gradient norms {norms}"
     assert not parity.loss_failures((ours_losses, losses32, losses64)), (ours_losses, losses32, losses64)
     assert not parity.failures(distances), parity.failures(distances)
+
+
+def test_initial_weights_follow_speechbrain():
+    """Fresh weights have SpeechBrain's statistics: torch-default convs and biases, BatchNorm ones / zeros / 0 / 1,
+    xavier-uniform AAM classifier."""
+    torch = parity.torch_threads()
+    from ecapa_tdnn.convert_speechbrain import infer_architecture, map_parameters
+    from ecapa_tdnn.src.loss import AAMSoftmaxHead
+    from ecapa_tdnn.src.network import ECAPATDNN
+    ecapa = import_reference("speechbrain.lobes.models.ECAPA_TDNN")
+    torch.manual_seed(0)
+    sizes = dict(channels=[128, 128, 128, 128, 384], lin_neurons=64, attention_channels=32, se_channels=32)
+    reference, classifier = ecapa.ECAPA_TDNN(80, **sizes), ecapa.Classifier(64, out_neurons=40)
+    start = {name: value.numpy() for name, value in reference.state_dict().items()}
+    network = ECAPATDNN(**infer_architecture(start, "reference"))
+    head = AAMSoftmaxHead(64, 40)
+    ours = {p.name: p.asnumpy() for p in network.get_parameters()}
+    expected = map_parameters(start, {name: value.shape for name, value in ours.items()}, "reference")
+    ours["head.weight"], expected["head.weight"] = head.weight.asnumpy(), classifier.weight.detach().numpy()
+    problems, compared = parity.init_mismatches(ours, expected)
+    print(f"{compared} random tensors compared")
+    assert compared >= 35 and not problems, problems

@@ -120,3 +120,30 @@ def test_three_novograd_ctc_steps_match_nvidia_jasper():
     assert (norms > CLIP).any(), f"clipping never active: gradient norms {norms}"
     assert not parity.loss_failures((ours_losses, losses32, losses64)), (ours_losses, losses32, losses64)
     assert not parity.failures(distances), parity.failures(distances)
+
+
+def nvidia_init_(model):
+    """DeepLearningExamples' Jasper init_weights (mode xavier_uniform), from its definition: every conv weight
+    xavier_uniform_ (gain 1; conv biases keep torch's default), BatchNorm weight 1, bias 0, statistics 0 / 1."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv1d):
+                torch.nn.init.xavier_uniform_(module.weight, gain=1.0)
+            elif isinstance(module, torch.nn.BatchNorm1d):
+                module.reset_parameters()
+    return model
+
+
+def test_initial_weights_follow_nvidia():
+    parity.torch_threads()
+    from jasper.convert_nvidia import infer_architecture, map_parameters, merge_template
+    from jasper.src.network import JasperNet
+    torch.manual_seed(0)
+    blocks = [dict(block, filters=4 * block["filters"]) for block in BLOCKS]
+    reference = nvidia_init_(ref.Jasper(N_MELS, N_CLASSES, blocks))
+    start = {name: value.numpy() for name, value in reference.state_dict().items()}
+    in_features, num_classes, inferred = infer_architecture(start, "reference")
+    network = JasperNet(in_features, num_classes, merge_template(inferred, blocks, "reference", "blocks"))
+    problems, compared = parity.init_mismatches({p.name: p.asnumpy() for p in network.get_parameters()},
+                                                map_parameters(start, network, "reference"))
+    assert compared >= 8 and not problems, problems

@@ -169,3 +169,14 @@ def train_step_parity(reference, model_name, network_class, steps=3, lr=1e-3, we
     distances = parity.compare(ours, map_state_dict(state32, model_name, network),
                                map_state_dict(state64, model_name, network))
     return (ours_losses, losses32, losses64), distances, norms
+
+
+def init_statistics_check(reference, model_name, network_class):
+    """Our freshly built network vs a freshly built asteroid ``reference`` (same architecture), tensor by tensor
+    in our names (tests.training_parity.init_mismatches); returns (problems, number of random tensors)."""
+    from tests import training_parity as parity
+    from utils.separation.convert_asteroid import MODEL_CONFIGS, map_state_dict
+    network = network_class(**MODEL_CONFIGS[model_name](reference.get_model_args()))
+    start = {name: value.detach().numpy() for name, value in reference.state_dict().items()}
+    return parity.init_mismatches({p.name: p.asnumpy() for p in network.get_parameters()},
+                                  map_state_dict(start, model_name, network))
