@@ -72,11 +72,11 @@ class TorchAdam(nn.Optimizer):
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.adam_decay, self.decoupled = float(weight_decay), bool(decoupled)
         self.adam_decay_flags = decay_flags(self._parameters, weight_decay_params)
-        self.moment1 = self._parameters.clone(prefix="adam_m", init="zeros")
-        self.moment2 = self._parameters.clone(prefix="adam_v", init="zeros")
-        # b1^t and b2^t, kept as Parameters so checkpoints (and resume) carry them
-        self.beta1_power = Parameter(Tensor(1.0, ms.float32), name="adam_beta1_power", requires_grad=False)
-        self.beta2_power = Parameter(Tensor(1.0, ms.float32), name="adam_beta2_power", requires_grad=False)
+        # nn.Adam's state names and meanings (b1^t, b2^t): its checkpoints resume with this optimizer
+        self.moment1 = self._parameters.clone(prefix="moment1", init="zeros")
+        self.moment2 = self._parameters.clone(prefix="moment2", init="zeros")
+        self.beta1_power = Parameter(Tensor(1.0, ms.float32), name="beta1_power", requires_grad=False)
+        self.beta2_power = Parameter(Tensor(1.0, ms.float32), name="beta2_power", requires_grad=False)
         self.update_map = ops.HyperMap()
 
     def construct(self, gradients):

@@ -146,6 +146,8 @@ class JasperNet(nn.Cell):
         (MindSpore momentum: running = momentum * running + (1 - momentum) * batch).
     construct(feats [B, in_features, F] float32, lengths [B] int32) ->
         (log_probs [B, F', num_classes] float32, out_lengths [B] int32), F' = F / total stride (rounded up).
+    Initial weights follow NVIDIA's init_weights (xavier_uniform): every conv weight xavier-uniform (gain 1),
+    the classifier bias torch's default U(+-1/sqrt(fan_in)), BatchNorm gains 1, biases 0, statistics 0 / 1.
     """
 
     def __init__(self, in_features=64, num_classes=NUM_CLASSES, blocks=(), activation="relu", bn_eps=1e-3,
