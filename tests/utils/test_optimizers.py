@@ -44,6 +44,7 @@ def toy_steps(optimizer_name, rule, steps=4):
     return dense.weight.asnumpy(), dense.bias.asnumpy(), state["weight"], state["bias"], ours_losses, losses
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer_name, rule", [("adam", "all"), ("adamw", "matrices")])
 def test_matches_torch(optimizer_name, rule):
     """With "matrices" torch's bias group has no decay: a rule ignored would move the bias ~1e-3 away."""
