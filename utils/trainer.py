@@ -17,9 +17,9 @@ and a ``validate(network) -> {metric: value}`` function; the trainer does the re
 * a tqdm bar per epoch, ``train_log.jsonl`` with one line per epoch, ``train.max_steps`` to stop
   early in smoke runs; only rank 0 writes.
 
-``train:`` keys read here: epochs, lr, optimizer (adam|adamw), weight_decay, betas, clip_grad_norm,
-lr_halving_patience, early_stop_patience, max_steps, loss_scale, ema_decay, graph_shapes, max_static_shapes
-(missing ones take the defaults of ``TRAIN_DEFAULTS``).
+``train:`` keys read here: epochs, lr, optimizer (adam|adamw), weight_decay, weight_decay_params (all|matrices),
+betas, eps, clip_grad_norm, lr_halving_patience, early_stop_patience, max_steps, loss_scale, ema_decay,
+graph_shapes, max_static_shapes (missing ones take the defaults of ``TRAIN_DEFAULTS``).
 
 graph_shapes "static" (default) compiles the train step for each distinct batch shape instead of once for
 dynamic shapes: a dynamic-shape graph re-plans every kernel (shape inference, oneDNN primitive creation) at
@@ -45,7 +45,8 @@ from utils.checkpoint import TrainState, load_into, load_training_checkpoint, re
 from utils.context import run_info
 from utils.distributed import all_reduce_sum, pad_to_common_shape
 
-TRAIN_DEFAULTS = dict(epochs=10, lr=1e-3, optimizer="adam", weight_decay=0.0, betas=[0.9, 0.999],
+TRAIN_DEFAULTS = dict(epochs=10, lr=1e-3, optimizer="adam", weight_decay=0.0, weight_decay_params="all",
+                      betas=[0.9, 0.999], eps=1e-8,
                       clip_grad_norm=5.0, lr_halving_patience=0, early_stop_patience=0, max_steps=0,
                       loss_scale=0.0, ema_decay=0.0, graph_shapes="static", max_static_shapes=3)
 GRAPH_SHAPES = ("static", "dynamic")
@@ -140,18 +141,19 @@ def start_from(trainer, args):
 
 
 def build_optimizer(params, train_cfg):
-    """Adam or AdamW (decoupled weight decay) from the ``train:`` config."""
+    """Adam (L2 added to the gradient) or AdamW (decoupled decay) from the ``train:`` config, with
+    torch.optim's exact update (``utils.optimizers.TorchAdam``); ``train.weight_decay_params`` picks the
+    decayed parameters ("all", torch's rule and the default, or "matrices")."""
+    from utils.optimizers import TorchAdam
     name = str(train_cfg.get("optimizer", "adam")).lower()
-    lr = float(train_cfg.get("lr", TRAIN_DEFAULTS["lr"]))
+    if name not in ("adam", "adamw"):
+        raise ValueError(f"train.optimizer must be adam or adamw (or the model's own), got {name!r}")
     betas = train_cfg.get("betas", TRAIN_DEFAULTS["betas"])
-    weight_decay = float(train_cfg.get("weight_decay", 0.0))
-    if name == "adam":  # L2 regularisation added to the gradient, as torch.optim.Adam does
-        return nn.Adam(params, learning_rate=lr, beta1=betas[0], beta2=betas[1], eps=1e-8,
-                       weight_decay=weight_decay)
-    if name == "adamw":
-        return nn.AdamWeightDecay(params, learning_rate=lr, beta1=betas[0], beta2=betas[1], eps=1e-8,
-                                  weight_decay=weight_decay)
-    raise ValueError(f"train.optimizer must be adam or adamw (or the model's own), got {name!r}")
+    return TorchAdam(params, learning_rate=float(train_cfg.get("lr", TRAIN_DEFAULTS["lr"])), beta1=float(betas[0]),
+                     beta2=float(betas[1]), eps=float(train_cfg.get("eps", TRAIN_DEFAULTS["eps"])),
+                     weight_decay=float(train_cfg.get("weight_decay", 0.0)), decoupled=name == "adamw",
+                     weight_decay_params=str(train_cfg.get("weight_decay_params",
+                                                           TRAIN_DEFAULTS["weight_decay_params"])))
 
 
 class Trainer:

@@ -105,6 +105,9 @@ class DPRNN(EncoderMaskerDecoder):
     Options that reproduce asteroid's DPRNNTasNet (defaults keep this zoo's model): encoder_relu: ReLU
     after the encoder (asteroid: encoder_activation "relu"). framing: "padded" | "valid" (see
     EncoderMaskerDecoder). chunk_margin: "half" | "full" (see DPRNNMasker).
+    Initial weights follow asteroid's DPRNNTasNet: xavier-normal filterbanks (see filterbanks.py), torch
+    defaults elsewhere (MindSpore's equal them): LSTM U(+-1/sqrt(hidden)), Dense (asteroid's Linear and 1x1
+    Conv1d) kaiming-uniform a = sqrt(5) with U(+-1/sqrt(fan_in)) biases, gLN gains 1 / biases 0, PReLU 0.25.
     """
 
     def __init__(self, n_src=2, n_filters=64, kernel_size=16, stride=8, bn_chan=128, hid_size=128,

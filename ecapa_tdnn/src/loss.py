@@ -14,6 +14,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
+_COSINE_MARGIN = 1e-7  # cos(theta) is clamped to [-1 + this, 1 - this]
+
 
 def l2_normalize(x, eps=1e-12):
     """Rows of x [N, D] divided by their L2 norm (at least ``eps``), as torch's F.normalize.
@@ -53,8 +55,9 @@ class AAMSoftmaxHead(nn.Cell):
         return ops.matmul(l2_normalize(embeddings), l2_normalize(self.weight).T)
 
     def construct(self, embeddings, labels):
-        cosine = ops.clamp(self.cosine(embeddings), -1.0, 1.0)
-        sine = ops.sqrt(ops.clamp(1.0 - cosine * cosine, min=0.0))
+        # SpeechBrain's clamp: keeps sqrt() away from 0, whose gradient is infinite
+        cosine = ops.clamp(self.cosine(embeddings), -1.0 + _COSINE_MARGIN, 1.0 - _COSINE_MARGIN)
+        sine = ops.sqrt(1.0 - cosine * cosine)
         cos_m, sin_m = ops.cos(self.margin), ops.sin(self.margin)
         with_margin = cosine * cos_m - sine * sin_m
         if self.easy_margin:

@@ -24,6 +24,10 @@ Parameter names mirror SpeechBrain's (``blocks.0`` TDNN, ``blocks.1-3`` SE-Res2B
 ``.conv.conv``; BatchNorm ``X.norm.weight/bias/running_mean/running_var`` -> ``X.gamma/beta/moving_mean/
 moving_variance``; ``fc`` is a Dense [192, 2C] here (SpeechBrain: 1x1 Conv1d).
 
+Initialisation is SpeechBrain's (torch defaults, which MindSpore 2.10's defaults equal): every conv and
+the fc weight kaiming-uniform with a = sqrt(5) (bound 1/sqrt(fan_in)), their biases U(+-1/sqrt(fan_in)),
+BatchNorm gains 1 and biases 0 (the AAM head's xavier-uniform weight is in loss.py).
+
 Difference from SpeechBrain, by design: every operation is length aware. Reflect padding reflects at
 each utterance's own last frame, SE squeezes and the pooling statistics/softmax use only valid frames,
 so an utterance gets the same embedding alone or zero-padded inside a longer batch. For an unpadded
@@ -76,8 +80,7 @@ class ReflectConv1d(nn.Cell):
             raise ValueError(f"ecapa_tdnn/src/network.py: kernel_size must be odd for 'same' padding, "
                              f"got {kernel_size}")
         self.pad = dilation * (kernel_size - 1) // 2
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, pad_mode="valid", dilation=dilation,
-                              has_bias=True, weight_init="HeUniform", bias_init="zeros")
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, pad_mode="valid", dilation=dilation, has_bias=True)
 
     def construct(self, x, lengths):
         if self.pad == 0:
@@ -139,8 +142,8 @@ class SEBlock(nn.Cell):
 
     def __init__(self, channels, se_channels):
         super().__init__()
-        self.conv1 = nn.Conv1d(channels, se_channels, 1, has_bias=True, weight_init="HeUniform")
-        self.conv2 = nn.Conv1d(se_channels, channels, 1, has_bias=True, weight_init="HeUniform")
+        self.conv1 = nn.Conv1d(channels, se_channels, 1, has_bias=True)
+        self.conv2 = nn.Conv1d(se_channels, channels, 1, has_bias=True)
 
     def construct(self, x, mask):
         squeezed = (x * mask).sum(axis=2, keepdims=True) / mask.sum(axis=2, keepdims=True)
@@ -160,7 +163,7 @@ class SERes2NetBlock(nn.Cell):
         self.res2net_block = Res2NetBlock(out_channels, res2net_scale, kernel_size, dilation)
         self.tdnn2 = TDNNBlock(out_channels, out_channels, 1)
         self.se_block = SEBlock(out_channels, se_channels)
-        self.shortcut = (nn.Conv1d(in_channels, out_channels, 1, has_bias=True, weight_init="HeUniform")
+        self.shortcut = (nn.Conv1d(in_channels, out_channels, 1, has_bias=True)
                          if in_channels != out_channels else None)
 
     def construct(self, x, lengths, mask):
@@ -180,7 +183,7 @@ class AttentiveStatisticsPooling(nn.Cell):
         self.global_context = global_context
         self.channels = channels
         self.tdnn = TDNNBlock(channels * 3 if global_context else channels, attention_channels, 1)
-        self.conv = nn.Conv1d(attention_channels, channels, 1, has_bias=True, weight_init="HeUniform")
+        self.conv = nn.Conv1d(attention_channels, channels, 1, has_bias=True)
         self.frame_projection = ops.Conv2D(attention_channels, (1, 1), stride=(1, 1), dilation=(1, 1))  # tuples: ONNX
 
     def context_attention(self, x, mean, std):
@@ -243,7 +246,7 @@ class ECAPATDNN(nn.Cell):
         self.mfa = TDNNBlock(sum(channels[1:4]), channels[4], kernel_sizes[4], dilations[4])
         self.asp = AttentiveStatisticsPooling(channels[4], attention_channels, global_context)
         self.asp_bn = nn.BatchNorm1d(channels[4] * 2, eps=1e-5, momentum=0.9)
-        self.fc = nn.Dense(channels[4] * 2, embedding_dim, weight_init="HeUniform")
+        self.fc = nn.Dense(channels[4] * 2, embedding_dim)
 
     def get_config(self):
         """Constructor arguments as plain Python values (stored with checkpoints)."""

@@ -167,6 +167,8 @@ class JasperNet(nn.Cell):
         (MindSpore momentum: running = momentum * running + (1 - momentum) * batch).
     construct(feats [B, in_features, F] float32, lengths [B] int32) ->
         (log_probs [B, F', num_classes] float32, out_lengths [B] int32), F' = F / total stride (rounded up).
+    Initial weights follow NVIDIA's init_weights (xavier_uniform): every conv weight xavier-uniform (gain 1),
+    the classifier bias torch's default U(+-1/sqrt(fan_in)), BatchNorm gains 1, biases 0, statistics 0 / 1.
     """
 
     def __init__(self, in_features=64, num_classes=NUM_CLASSES, blocks=(), activation="relu", bn_eps=1e-3,
@@ -220,18 +222,22 @@ class JasperWithCTCLoss(nn.Cell):
     """Network + CTC loss, the ``net_with_loss`` of the trainer.
 
     construct(feats [B, 64, F] float32, feat_lengths [B] int32, labels [B, L] int32, label_lengths [B] int32)
-    -> scalar: per-utterance CTC negative log-likelihood divided by its label length, averaged over the batch.
-    Impossible alignments (labels longer than the output frames) give 0 instead of inf (``zero_infinity``).
+    -> scalar: the per-utterance CTC negative log-likelihood averaged over the batch (NVIDIA's Jasper loss:
+    utterances with more characters weigh more); per_label=True divides each by its label length first
+    (torch's reduction="mean"). Impossible alignments (labels longer than the output frames) give 0 instead
+    of inf (``zero_infinity``; NVIDIA's would be inf).
     """
 
-    def __init__(self, network, blank=BLANK):
+    def __init__(self, network, blank=BLANK, per_label=False):
         super().__init__(auto_prefix=False)  # keeps the network's parameter names for its checkpoints
         self.network = network
-        self.ctc = nn.CTCLoss(blank=blank, reduction="mean", zero_infinity=True)
+        self.per_label = bool(per_label)
+        self.ctc = nn.CTCLoss(blank=blank, reduction="mean" if self.per_label else "none", zero_infinity=True)
 
     def construct(self, feats, feat_lengths, labels, label_lengths):
         log_probs, out_lengths = self.network(feats, feat_lengths)
-        return self.ctc(ops.transpose(log_probs, (1, 0, 2)), labels, out_lengths, label_lengths)
+        loss = self.ctc(ops.transpose(log_probs, (1, 0, 2)), labels, out_lengths, label_lengths)
+        return loss if self.per_label else loss.mean()
 
 
 def build_network(config):

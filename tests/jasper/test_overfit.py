@@ -46,16 +46,18 @@ def synthetic_batch():
     return [Tensor(array) for array in collate(items)]
 
 
-def test_ctc_loss_is_the_mean_of_length_normalised_nll(synthetic_batch):
+def test_ctc_loss_is_the_mean_nll_or_the_mean_of_length_normalised_nll(synthetic_batch):
     init_context("CPU", seed=1)
     net = JasperNet(in_features=64, blocks=SMALL_BLOCKS[:1] + SMALL_BLOCKS[-1:])
     net.set_train(False)
-    loss = float(JasperWithCTCLoss(net)(*synthetic_batch))
     log_probs, out_lengths = (x.asnumpy() for x in net(*synthetic_batch[:2]))
     labels, label_lengths = synthetic_batch[2].asnumpy(), synthetic_batch[3].asnumpy()
-    expected = np.mean([ctc_nll(log_probs[b, :out_lengths[b]], labels[b, :label_lengths[b]], 28) / label_lengths[b]
-                        for b in range(len(labels))])
-    assert loss == pytest.approx(expected, rel=1e-4)
+    nll = np.array([ctc_nll(log_probs[b, :out_lengths[b]], labels[b, :label_lengths[b]], 28)
+                    for b in range(len(labels))])
+    # NVIDIA's Jasper loss (the default): mean NLL; per_label: torch's reduction="mean"
+    assert float(JasperWithCTCLoss(net)(*synthetic_batch)) == pytest.approx(nll.mean(), rel=1e-4)
+    assert float(JasperWithCTCLoss(net, per_label=True)(*synthetic_batch)) == pytest.approx(
+        np.mean(nll / label_lengths), rel=1e-4)
 
 
 @pytest.mark.slow

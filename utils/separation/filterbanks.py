@@ -4,10 +4,14 @@ Encoders take a padded signal [B, T_pad] (see framing.pad_to_frames) and return 
 (channel-last). A strided Conv1d(1, N, L, stride=hop) is exactly a Dense(L -> N) on the frames, which
 is how it is written here: same maths, and it needs no Conv op for export. The decoder maps each frame
 back to L samples with a Dense(N -> L) and overlap-adds them (ONNX-safe, no Conv1dTranspose).
+
+Initialisation (asteroid's free filterbanks): every filter matrix is drawn with xavier_normal_ as torch
+draws Conv1d filters [N, 1, L] (std sqrt(2 / (L + N L))), biases U(+-1/sqrt(L)) (torch Conv1d default).
 """
 import utils.context  # noqa: F401  (must precede mindspore)
 from mindspore import nn, ops
 
+from utils.init import conv_filterbank_init
 from utils.separation.framing import frame_ratio, frame_signal, overlap_add
 
 
@@ -21,7 +25,8 @@ class ConvEncoder(nn.Cell):
         super().__init__()
         frame_ratio(frame_length, hop)
         self.frame_length, self.hop = frame_length, hop
-        self.basis = nn.Dense(frame_length, n_filters, has_bias=False)
+        self.basis = nn.Dense(frame_length, n_filters, has_bias=False,
+                              weight_init=conv_filterbank_init(n_filters, frame_length))
         self.relu = relu
 
     def construct(self, padded):
@@ -41,8 +46,10 @@ class GatedEncoder(nn.Cell):
         super().__init__()
         frame_ratio(frame_length, hop)
         self.frame_length, self.hop, self.eps, self.frame_norm = frame_length, hop, eps, frame_norm
-        self.conv_u = nn.Dense(frame_length, n_filters, has_bias=bias)
-        self.conv_v = nn.Dense(frame_length, n_filters, has_bias=bias)
+        self.conv_u = nn.Dense(frame_length, n_filters, has_bias=bias,
+                               weight_init=conv_filterbank_init(n_filters, frame_length))
+        self.conv_v = nn.Dense(frame_length, n_filters, has_bias=bias,
+                               weight_init=conv_filterbank_init(n_filters, frame_length))
 
     def construct(self, padded):
         frames = frame_signal(padded, self.frame_length, self.hop)
@@ -61,7 +68,8 @@ class OverlapAddDecoder(nn.Cell):
         super().__init__()
         frame_ratio(frame_length, hop)
         self.hop = hop
-        self.basis = nn.Dense(n_filters, frame_length, has_bias=False)
+        self.basis = nn.Dense(n_filters, frame_length, has_bias=False,
+                              weight_init=conv_filterbank_init(n_filters, frame_length))
 
     def construct(self, features, frame_gain=None):
         frames = self.basis(features)

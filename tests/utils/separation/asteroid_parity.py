@@ -110,3 +110,73 @@ def check_unknown_tensor_rejected(model_dir, directory, weights, args_file, extr
                          "--output_dir", out)
     assert done.returncode != 0 and extra_name in done.stderr, done.stderr[-2000:]
     assert not os.path.exists(os.path.join(out, "model.ckpt"))
+
+
+def separation_batches(count, batch=2, n_src=2, length=1600, seed=0):
+    """``count`` (mixture [B, T], sources [B, S, T], lengths [B]) float32 training batches: random sources with
+    random gains, mixture = their sum, every item full length."""
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(count):
+        sources = (rng.standard_normal((batch, n_src, length)) * rng.uniform(0.3, 1.0, (batch, n_src, 1)))
+        sources = sources.astype(np.float32)
+        batches.append((sources.sum(1), sources, np.full(batch, length, np.int32)))
+    return batches
+
+
+def train_step_parity(reference, model_name, network_class, steps=3, lr=1e-3, weight_decay=1e-5, clip_norm=5.0):
+    """Train the asteroid ``reference`` (PITLossWrapper(pairwise_neg_sisdr) + torch Adam + clip_grad_norm_) and our
+    converted copy (SeparationLossCell + build_optimizer + TrainStep) for ``steps`` steps on the same batches,
+    the reference in float32 and float64. Returns (losses (ours, torch32, torch64), distances (see
+    tests.training_parity.compare), gradient norms of the float32 reference)."""
+    import copy
+    import mindspore as ms
+    from tests import training_parity as parity
+    from utils.separation.convert_asteroid import MODEL_CONFIGS, map_state_dict
+    from utils.separation.loss import SeparationLossCell, neg_sisnr_pit_loss
+    from utils.trainer import TrainStep, build_optimizer
+
+    torch = parity.torch_threads()
+    losses_module = import_reference("asteroid.losses")
+    init_context("CPU", seed=0)
+    model_args = reference.get_model_args()
+    n_src = int(model_args["n_src"])
+    batches = separation_batches(steps, n_src=n_src)
+    network = network_class(**MODEL_CONFIGS[model_name](model_args))
+    start = {name: value.detach().numpy() for name, value in reference.state_dict().items()}
+    for param in network.get_parameters():
+        param.set_data(ms.Tensor(map_state_dict(start, model_name, network)[param.name]))
+    train_cfg = {"optimizer": "adam", "lr": lr, "weight_decay": weight_decay}
+    optimizer = build_optimizer(network.trainable_params(), train_cfg)
+    step = TrainStep(SeparationLossCell(network, neg_sisnr_pit_loss(n_src)), optimizer, clip_norm)
+    step.set_train(True)
+    ours_losses = parity.ours_train(step, optimizer, batches)
+    ours = {param.name: param.asnumpy() for param in network.get_parameters()}
+
+    pit = losses_module.PITLossWrapper(losses_module.pairwise_neg_sisdr, pit_from="pw_mtx")
+    results = {}
+    for dtype in (torch.float32, torch.float64):
+        model = copy.deepcopy(reference).to(dtype)
+
+        def loss_fn(model, batch, dtype=dtype):
+            mixture, sources, _ = batch
+            return pit(model(torch.from_numpy(mixture).to(dtype)), torch.from_numpy(sources).to(dtype))
+
+        results[dtype] = parity.torch_train(
+            model, loss_fn, batches, lambda params: torch.optim.Adam(params, lr=lr, weight_decay=weight_decay),
+            clip_norm)
+    (losses32, state32, norms), (losses64, state64, _) = results[torch.float32], results[torch.float64]
+    distances = parity.compare(ours, map_state_dict(state32, model_name, network),
+                               map_state_dict(state64, model_name, network))
+    return (ours_losses, losses32, losses64), distances, norms
+
+
+def init_statistics_check(reference, model_name, network_class):
+    """Our freshly built network vs a freshly built asteroid ``reference`` (same architecture), tensor by tensor
+    in our names (tests.training_parity.init_mismatches); returns (problems, number of random tensors)."""
+    from tests import training_parity as parity
+    from utils.separation.convert_asteroid import MODEL_CONFIGS, map_state_dict
+    network = network_class(**MODEL_CONFIGS[model_name](reference.get_model_args()))
+    start = {name: value.detach().numpy() for name, value in reference.state_dict().items()}
+    return parity.init_mismatches({p.name: p.asnumpy() for p in network.get_parameters()},
+                                  map_state_dict(start, model_name, network))
