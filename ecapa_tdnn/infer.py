@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from utils.cli import add_checkpoint_arguments, start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 FLAGS_WITHOUT_VALUE = ("--use_ema", "--help", "-h")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif", ".au", ".opus")
@@ -22,7 +22,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif", ".
 def add_arguments(parser):
     parser.add_argument("command", choices=["embed", "verify"], help="embed: .npy per file; verify: two files")
     parser.add_argument("files", nargs="*", help="verify: the two audio files to compare")
-    parser.add_argument("--ckpt_path", required=True, help="model: a training .ckpt or an exported .mindir")
+    add_checkpoint_arguments(parser, "model: a training .ckpt or an exported .mindir")
     parser.add_argument("--input", default=None, help="embed: an audio file or a folder (searched recursively)")
     parser.add_argument("--output_dir", default=None, help="embed: where the .npy files go")
     parser.add_argument("--threshold", type=float, default=None, help="verify: cosine score threshold")
@@ -64,11 +64,17 @@ def audio_files(path):
 
 
 def decision_threshold(args):
-    """The verify threshold: --threshold, else the cosine EER threshold from eval.py's metrics.json."""
+    """The verify threshold: --threshold, else the publisher's default of a --pretrained model, else the cosine
+    EER threshold from eval.py's metrics.json."""
     import json
 
     if args.threshold is not None:
         return args.threshold, "--threshold"
+    if args.metrics is None:  # a --pretrained model: its publisher's threshold, kept in the cache record
+        from utils.pretrained import cached_record
+        record = cached_record(args.ckpt_path)
+        if record.get("decision_threshold") is not None:
+            return float(record["decision_threshold"]), f"{record['name']}'s published default"
     metrics_path = args.metrics or os.path.join(os.path.dirname(os.path.abspath(args.ckpt_path)), "metrics.json")
     if not os.path.isfile(metrics_path):
         raise SystemExit(f"ecapa_tdnn/infer.py: no decision threshold: {metrics_path} does not exist. Pass "

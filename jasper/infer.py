@@ -14,7 +14,7 @@ cuts or doubles a word, and lets the beam search and LM see the recording as one
 """
 import os, sys  # noqa: E401
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from utils.cli import add_checkpoint_arguments, start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -27,7 +27,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
 def add_arguments(parser):
     from jasper.src.decoder import add_decoder_arguments
-    parser.add_argument("--ckpt_path", required=True, help="model: training .ckpt or exported .mindir")
+    add_checkpoint_arguments(parser, "model: training .ckpt or exported .mindir")
     parser.add_argument("--input", required=True, help="an audio file or a folder of them")
     parser.add_argument("--output_dir", default=None, help="also write transcripts.jsonl and transcripts.txt here")
     add_decoder_arguments(parser)

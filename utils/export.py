@@ -113,8 +113,9 @@ def _output_specs(network, make_inputs, output_names, exported_inputs):
 
 def add_export_arguments(parser, length_unit="samples"):
     """The flags every ``<model>/export.py`` takes."""
-    parser.add_argument("--ckpt_path", default=None,
-                        help="checkpoint to export (default: random weights from the config, for smoke tests)")
+    from utils.cli import add_checkpoint_arguments
+    add_checkpoint_arguments(parser, "checkpoint to export (default: random weights from the config, for smoke "
+                             "tests)", required=False)
     parser.add_argument("--file_format", default="MINDIR", type=str.upper, choices=list(EXTENSIONS),
                         help="output format (default: %(default)s)")
     parser.add_argument("--file_name", required=True, help="output path, with or without the extension")

@@ -14,7 +14,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from utils.cli import start
+from utils.cli import add_checkpoint_arguments, start
 
 LOG = logging.getLogger("zoo.eval")
 COLUMNS = ("si_snr", "si_snri", "sdr", "sdri", "audio_seconds", "seconds")
@@ -22,7 +22,7 @@ COLUMNS = ("si_snr", "si_snri", "sdr", "sdri", "audio_seconds", "seconds")
 
 def add_eval_arguments(parser):
     parser.add_argument("--data_dir", required=True, help="LibriMix root or wsj0-2mix root (as for train.py)")
-    parser.add_argument("--ckpt_path", required=True, help="trained checkpoint (.ckpt) or exported .mindir")
+    add_checkpoint_arguments(parser, "trained checkpoint (.ckpt) or exported .mindir")
     parser.add_argument("--output_dir", required=True, help="metrics.json, per_utterance.csv (and wavs) go here")
     parser.add_argument("--split", default="test", help="test (test / tt), valid, or a corpus split name")
     parser.add_argument("--save_wavs", action="store_true", help="also write the separated sources as wavs")

@@ -14,14 +14,14 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from utils.cli import start
+from utils.cli import add_checkpoint_arguments, start
 
 LOG = logging.getLogger("zoo.infer")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 
 
 def add_infer_arguments(parser):
-    parser.add_argument("--ckpt_path", required=True, help="trained checkpoint (.ckpt) or exported .mindir")
+    add_checkpoint_arguments(parser, "trained checkpoint (.ckpt) or exported .mindir")
     parser.add_argument("--input", default=None, help="an audio file or a folder searched recursively for audio")
     parser.add_argument("--output_dir", required=True, help="the separated wavs are written here")
     parser.add_argument("--chunk_seconds", type=float, default=None,
