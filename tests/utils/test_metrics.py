@@ -205,3 +205,32 @@ def test_char_error_rate_counts_characters_with_single_spaces():
     assert char_error_rate(["ab cd"], ["abcd"]) == pytest.approx(1 / 5)  # the lost space is a deletion
     counts = edit_counts("kitten", "sitting", unit="char")
     assert (counts.substitutions, counts.insertions, counts.deletions, counts.errors) == (2, 1, 0, 3)
+
+
+def _chirp(sample_rate, seconds=3.0):
+    """Amplitude-modulated chirp: speech-like enough for PESQ's voice activity detection."""
+    time = np.arange(int(seconds * sample_rate)) / sample_rate
+    return 0.3 * np.sin(2 * np.pi * 200 * time * (1 + time)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * time))
+
+
+def test_pesq_modes_ceilings_and_stoi_match_the_packages():
+    """Narrow band at 8 kHz, wide band at 16 kHz: identical signals reach the scales' ceilings (P.862.1
+    mapping 4.549, P.862.2 4.644), noise lowers them, values equal the packages' own calls; STOI of a
+    signal with itself is 1; other rates are scored wide band after resampling; silence gives NaN."""
+    pesq = pytest.importorskip("pesq").pesq
+    stoi = pytest.importorskip("pystoi").stoi
+    from utils.metrics import pesq_score, stoi_score
+    rng = np.random.default_rng(0)
+    for rate, mode, ceiling in ((8000, "nb", 4.549), (16000, "wb", 4.644)):
+        clean = _chirp(rate)
+        noisy = clean + 0.05 * rng.standard_normal(clean.size)
+        assert pesq_score(clean, clean, rate) == pytest.approx(ceiling, abs=1e-3)
+        assert pesq_score(noisy, clean, rate) == pytest.approx(pesq(rate, clean, noisy, mode), abs=1e-6)
+        assert pesq_score(noisy, clean, rate) < ceiling - 2.0
+        assert stoi_score(clean, clean, rate) == pytest.approx(1.0, abs=1e-9)
+        assert stoi_score(noisy, clean, rate) == pytest.approx(stoi(clean, noisy, rate), abs=1e-9)
+        assert stoi_score(noisy, clean, rate) < 0.9
+    clean = _chirp(22050)
+    assert pesq_score(clean, clean, 22050) == pytest.approx(4.644, abs=1e-3)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(pesq_score(np.zeros(16000), np.zeros(16000), 16000))
