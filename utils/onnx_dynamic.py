@@ -272,8 +272,14 @@ def dynamic_length_model(models, lengths, input_name, axis, dim_names):
         if all(a.shape == array.shape and np.array_equal(a, array) for a in arrays):
             continue
         usable = [i for i, a in enumerate(arrays) if a.size or not array.size]  # skip dropped no-op slices
-        if len(usable) < 3:
-            raise DynamicExportError(f"{name}: present in {len(usable)} exports only, too few to fit")
+        values = [arrays[i] for i in usable]
+        if len(usable) < 3 and not all(v.shape == array.shape and np.array_equal(v, array) for v in values):
+            # a Slice MindSpore dropped at most lengths: export next to the lengths that kept it
+            nearby = [lengths[i] + step for i in usable for step in (1, 2, 3, 5, 8, 13, 21)
+                      if lengths[i] + step not in lengths]
+            if not nearby:
+                raise DynamicExportError(f"{name}: present in {len(usable)} exports only, too few to fit")
+            raise AmbiguousFit(f"{name}: present in {len(usable)} exports only", nearby[0])
         _replace(builder, name, [lengths[i] for i in usable], [arrays[i] for i in usable],
                  [lengths[i] for i in range(len(arrays)) if i not in usable])
         replaced.add(name)
