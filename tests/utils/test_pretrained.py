@@ -124,6 +124,19 @@ def test_asteroid_hub_model_converts_once_and_matches(hub):
     assert pretrained.pretrained_checkpoint(DPRNN_HUB, model="dprnn") == checkpoint
     assert fake.requests == []
 
+    # train.py --pretrained: fine-tune from the cached checkpoint, with its architecture and sample rate
+    import argparse
+
+    from utils.checkpoint import checkpoint_config
+    from utils.config import load_config
+    args = argparse.Namespace(pretrained=DPRNN_HUB, init_from=None, resume=None)
+    cfg = load_config(os.path.join(ROOT, "dprnn", "config.yaml"))
+    pretrained.apply_to_args(args, cfg, os.path.join(ROOT, "dprnn", "train.py"))
+    stored = checkpoint_config(checkpoint)
+    assert args.init_from == checkpoint and cfg.model.to_dict() == stored["model"]
+    assert cfg.data.sample_rate == stored["data"]["sample_rate"] == 8000 and cfg.model.chunk_size == 10
+    assert fake.requests == []
+
 
 def tiny_10x5dr_blocks():
     """NVIDIA's 10x5 DR layout (the registry converts with jasper/config_10x5dr.yaml) with few filters."""
