@@ -234,3 +234,22 @@ def test_pesq_modes_ceilings_and_stoi_match_the_packages():
     assert pesq_score(clean, clean, 22050) == pytest.approx(4.644, abs=1e-3)
     with np.errstate(invalid="ignore"):
         assert np.isnan(pesq_score(np.zeros(16000), np.zeros(16000), 16000))
+
+
+def test_missing_perceptual_package_reads_unavailable(tmp_path):
+    """Without pesq (say) metrics.json gives the reason and the CSV column says "unavailable"; STOI still
+    averages, skipping a NaN utterance."""
+    import csv
+    import json
+
+    from utils.separation.evaluate import COLUMNS, summarize, write_tables
+    rows = [(index, {**{column: 1.0 for column in COLUMNS}, "pesq": float("nan"), "mixture_pesq": float("nan"),
+                     "stoi": stoi}) for index, stoi in enumerate((0.5, 0.7, float("nan")))]
+    missing = {"pesq": "unavailable: the pesq package cannot be imported (No module named 'pesq')"}
+    metrics = summarize(rows, missing, split="test")
+    assert metrics["pesq"] == metrics["mixture_pesq"] == missing["pesq"]
+    assert metrics["stoi"] == pytest.approx(0.6) and metrics["mixture_stoi"] == 1.0
+    write_tables(str(tmp_path), metrics, rows, ["a", "b", "c"], missing)
+    table = list(csv.DictReader(open(tmp_path / "per_utterance.csv")))
+    assert [row["pesq"] for row in table] == ["unavailable"] * 3 and table[0]["stoi"] == "0.5000"
+    assert json.load(open(tmp_path / "metrics.json"))["pesq"].startswith("unavailable")
