@@ -13,13 +13,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from utils.cli import add_checkpoint_arguments, start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 
 def add_arguments(parser):
     parser.add_argument("--data_dir", required=True, help="folder the trial paths are relative to (VoxCeleb wav/)")
     parser.add_argument("--trials", required=True, help="trial list, one '1|0 path1 path2' per line")
-    parser.add_argument("--ckpt_path", required=True, help="model: OUT/best.ckpt or an exported .mindir")
+    add_checkpoint_arguments(parser, "model: OUT/best.ckpt or an exported .mindir")
     parser.add_argument("--output_dir", required=True, help="metrics.json, scores.txt and det.png go here")
     parser.add_argument("--cohort_dir", default=None, help="VoxCeleb-layout folder of cohort speakers for "
                                                            "score normalisation (e.g. the training wav/)")

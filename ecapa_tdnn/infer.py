@@ -21,7 +21,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from utils.cli import add_checkpoint_arguments, start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 FLAGS_WITHOUT_VALUE = ("--use_ema", "--help", "-h", "--debug", "--strict")
 
@@ -30,7 +30,7 @@ def add_arguments(parser):
     from utils.batch import add_batch_arguments
     parser.add_argument("command", choices=["embed", "verify"], help="embed: .npy per file; verify: score pairs")
     parser.add_argument("files", nargs="*", help="verify: the two audio files to compare")
-    parser.add_argument("--ckpt_path", required=True, help="model: a training .ckpt or an exported .mindir")
+    add_checkpoint_arguments(parser, "model: a training .ckpt or an exported .mindir")
     parser.add_argument("--input", default=None, help="embed: an audio file, a folder (searched recursively) or a "
                         ".txt list of paths; verify --pairs: the folder the pair paths are relative to")
     parser.add_argument("--output_dir", default=None, help="embed: where the .npy files go; verify --pairs: "
@@ -63,12 +63,18 @@ def positionals_first(argv):
 
 
 def decision_threshold(args):
-    """The verify threshold and where it came from: --threshold, else the cosine EER threshold of eval.py's
-    metrics.json (--metrics, or beside the checkpoint). (None, reason) when none is known."""
+    """The verify threshold and where it came from: --threshold, else the publisher's default of a --pretrained
+    model, else the cosine EER threshold of eval.py's metrics.json (--metrics, or beside the checkpoint).
+    (None, reason) when none is known."""
     import json
 
     if args.threshold is not None:
         return args.threshold, "--threshold"
+    if args.metrics is None:  # a --pretrained model: its publisher's threshold, kept in the cache record
+        from utils.pretrained import cached_record
+        record = cached_record(args.ckpt_path)
+        if record.get("decision_threshold") is not None:
+            return float(record["decision_threshold"]), f"{record['name']}'s published default"
     metrics_path = args.metrics or os.path.join(os.path.dirname(os.path.abspath(args.ckpt_path)), "metrics.json")
     if not os.path.isfile(metrics_path):
         if args.metrics:

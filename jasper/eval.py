@@ -9,7 +9,7 @@ device (the per-utterance table is written by one process).
 """
 import os, sys  # noqa: E401
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from utils.cli import add_checkpoint_arguments, start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -22,7 +22,7 @@ from tqdm import tqdm  # noqa: E402
 def add_arguments(parser):
     from jasper.src.decoder import add_decoder_arguments
     parser.add_argument("--manifest", required=True, help="JSON-lines manifest to evaluate (every line is used)")
-    parser.add_argument("--ckpt_path", required=True, help="model: training .ckpt or exported .mindir")
+    add_checkpoint_arguments(parser, "model: training .ckpt or exported .mindir")
     parser.add_argument("--output_dir", required=True, help="where metrics.json and per_utterance.csv go")
     parser.add_argument("--batch_size", type=int, default=16, help="utterances per forward pass (default: 16)")
     add_decoder_arguments(parser)

@@ -17,7 +17,7 @@ cuts or doubles a word, and lets the beam search and LM see the recording as one
 """
 import os, sys  # noqa: E401
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import start  # noqa: E402  (first: sets the environment before mindspore loads)
+from utils.cli import add_checkpoint_arguments, start  # noqa: E402  (first: sets the environment before mindspore loads)
 
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -29,7 +29,7 @@ from tqdm import tqdm  # noqa: E402
 def add_arguments(parser):
     from jasper.src.decoder import add_decoder_arguments
     from utils.batch import add_batch_arguments
-    parser.add_argument("--ckpt_path", required=True, help="model: training .ckpt or exported .mindir")
+    add_checkpoint_arguments(parser, "model: training .ckpt or exported .mindir")
     parser.add_argument("--input", required=True, help="an audio file, a folder of them (searched recursively) or a "
                         ".txt list of audio paths")
     parser.add_argument("--output_dir", default=None, help="also write transcripts.jsonl, transcripts.txt (and "

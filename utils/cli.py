@@ -72,6 +72,12 @@ def start(entry_file, description, add_arguments=None, argv=None, save_resolved_
     setup_logging(os.path.join(output_dir, f"{name}.log") if output_dir else None, run.is_main)
     log = logging.getLogger(f"zoo.{name}")
     log.info("%s: %s", description, " ".join(sys.argv[1:] if argv is None else argv))
+    if getattr(args, "pretrained", None):  # --pretrained NAME: download + convert once, then a cached checkpoint
+        from utils.pretrained import PretrainedError, apply_to_args
+        try:
+            apply_to_args(args, cfg, entry_file)
+        except PretrainedError as exc:
+            raise SystemExit(f"error: {exc}") from None
     if output_dir and save_resolved_config and run.is_main:
         save_config(cfg, os.path.join(output_dir, "config.yaml"))
     return args, cfg, run
@@ -87,6 +93,9 @@ def add_start_arguments(parser):
     parser.add_argument("--init_ema", action="store_true", help="with --init_from: take the checkpoint's EMA weights")
     parser.add_argument("--skip_bad_files", action="store_true", help="train without the audio files that cannot be "
                         "read (listed in the log); default: stop before training and list them")
+    parser.add_argument("--pretrained", default=None, metavar="NAME", help="fine-tune from a public model of the "
+                        "registry (python -m utils.pretrained list): like --init_from its converted checkpoint, "
+                        "whose model and front-end config replace the config's")
 
 
 def add_debug_argument(parser):
@@ -139,3 +148,16 @@ def run(entry_file, main, *args, **kwargs):
         report_error(program, errors.message(error))
         sys.exit(errors.exit_code(error))
     sys.exit(status if isinstance(status, int) and not isinstance(status, bool) else 0)
+
+
+
+PRETRAINED_HELP = ("a public model by name instead of a checkpoint, downloaded and converted on first use, then "
+                   "cached ($ZOO_CACHE, default ~/.cache/ms_speech_zoo; names: python -m utils.pretrained list)")
+
+
+def add_checkpoint_arguments(parser, help, required=True):
+    """``--ckpt_path FILE`` or ``--pretrained NAME`` (one of them when ``required``); ``start`` turns
+    ``--pretrained`` into ``args.ckpt_path``."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--ckpt_path", default=None, help=help)
+    group.add_argument("--pretrained", default=None, metavar="NAME", help=PRETRAINED_HELP)

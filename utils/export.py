@@ -7,7 +7,9 @@ MINDIR keeps dynamic axes (inputs given as ``Tensor(shape=[None, ...])``); for A
 ``fixed_length`` (default ``example_length``). ONNX graph inputs and outputs carry the names of the JSON.
 MindSpore 2.10's ``mindspore.onnx.export(dynamic_axes=...)`` only relabels the input axes: sizes derived
 from the length while tracing stay constant (a TasNet exported at 8000 samples and fed 12000 still
-returns 8000), so ONNX files are never written with dynamic axes.
+returns 8000). So ONNX without ``fixed_length`` is exported at several lengths and merged into one graph
+whose length-dependent tensors are computed from the input's shape (utils.onnx_dynamic; batch stays 1);
+a network where that is impossible gets a fixed length, with a warning saying why.
 """
 import json
 import logging
@@ -47,10 +49,12 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
     input_names = input_names or [f"input_{i}" for i in range(len(input_specs))]
     network.set_train(False)
     inputs = list(input_specs)
+    if file_format == "ONNX" and not fixed_length:
+        described = _export_dynamic_onnx(network, make_inputs, base, input_names, output_names, example_length,
+                                         config)
+        if described:
+            return described
     if fixed_length or file_format == "ONNX":
-        if not fixed_length:
-            LOG.warning("ONNX cannot keep dynamic axes: exporting batch 1 of length %d (set it with --fixed_length)",
-                        example_length)
         inputs = [ms.Tensor(a) for a in make_inputs(1, int(fixed_length or example_length))]
     elif file_format != "MINDIR":
         try:  # dynamic axes where the format and MindSpore allow them
@@ -78,6 +82,47 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
         json.dump(description, handle, indent=2)
     LOG.info("exported %s (+ %s.json)", base + ext, os.path.basename(base))
     return base + ext, description
+
+
+def _export_dynamic_onnx(network, make_inputs, base, input_names, output_names, example_length, config):
+    """ONNX with a dynamic length axis (utils.onnx_dynamic); returns (path, description), or None (with a
+    warning saying why) when this network cannot have one: the caller then exports a fixed length."""
+    try:
+        import onnx  # noqa: F401
+        from utils.onnx_dynamic import DynamicExportError, export_dynamic_onnx
+    except ImportError:
+        LOG.warning("the onnx package is not installed: ONNX gets a fixed length of %d (pip install onnx)",
+                    example_length)
+        return None
+    probe = network(*[ms.Tensor(a) for a in make_inputs(1, int(example_length))])
+    names = output_names or [f"output_{i}" for i in range(len(probe) if isinstance(probe, (tuple, list)) else 1)]
+    try:
+        path, report = export_dynamic_onnx(network, make_inputs, base + ".onnx", input_names, names,
+                                           int(example_length))
+    except DynamicExportError as exc:
+        LOG.warning("ONNX with a dynamic length is not possible for this network (%s): exporting batch 1 of "
+                    "length %d", exc, example_length)
+        return None
+    import onnx
+    graph = onnx.load(path).graph
+
+    def described(value):
+        tensor = value.type.tensor_type
+        return {"name": value.name, "shape": [-1 if d.dim_param else int(d.dim_value) for d in tensor.shape.dim],
+                "dtype": str(_ONNX_TYPES.get(tensor.elem_type, tensor.elem_type))}
+
+    description = {"format": "ONNX", "inputs": [described(v) for v in graph.input],
+                   "outputs": [described(v) for v in graph.output], "dynamic_length": report, "config": config or {}}
+    with open(base + ".json", "w", encoding="utf-8") as handle:
+        json.dump(description, handle, indent=2)
+    LOG.info("exported %s with a dynamic length axis: %d length-dependent tensors rewritten from exports at %s%s",
+             path, report["replaced"], report["lengths"],
+             f"; onnxruntime at length {report['check']['length']}: max relative error "
+             f"{report['check']['max_relative_error']:.1e}" if "check" in report else "")
+    return path, description
+
+
+_ONNX_TYPES = {1: ms.float32, 6: ms.int32, 7: ms.int64, 10: ms.float16}
 
 
 class _FreshOutputs(nn.Cell):
@@ -116,8 +161,9 @@ def _output_specs(network, make_inputs, output_names, exported_inputs):
 
 def add_export_arguments(parser, length_unit="samples"):
     """The flags every ``<model>/export.py`` takes."""
-    parser.add_argument("--ckpt_path", default=None,
-                        help="checkpoint to export (default: random weights from the config, for smoke tests)")
+    from utils.cli import add_checkpoint_arguments
+    add_checkpoint_arguments(parser, "checkpoint to export (default: random weights from the config, for smoke "
+                             "tests)", required=False)
     parser.add_argument("--file_format", default="MINDIR", type=str.upper, choices=list(EXTENSIONS),
                         help="output format (default: %(default)s)")
     parser.add_argument("--file_name", required=True, help="output path, with or without the extension")

@@ -170,6 +170,47 @@ def sdr_improvement(estimate, reference, mixture, compute_permutation=True):
     return values - baseline, perm
 
 
+PESQ_RATES = {8000: "nb", 16000: "wb"}  # ITU-T P.862 narrow band at 8 kHz, P.862.2 wide band at 16 kHz
+
+
+def perceptual_backends():
+    """{"pesq": fn or None, "stoi": fn or None, "missing": {name: why}} from the ``pesq`` / ``pystoi``
+    packages (requirements.txt; pesq builds a C extension, so a machine without a compiler may lack it)."""
+    found, missing = {}, {}
+    for name, module, attribute in (("pesq", "pesq", "pesq"), ("stoi", "pystoi", "stoi")):
+        try:
+            found[name] = getattr(__import__(module), attribute)
+        except ImportError as exc:
+            found[name] = None
+            missing[name] = f"unavailable: the {module} package cannot be imported ({exc})"
+    return {**found, "missing": missing}
+
+
+def pesq_score(estimate, reference, sample_rate, backend=None):
+    """PESQ (MOS-LQO) of ``estimate`` against ``reference`` ([T] each): narrow band at 8 kHz, wide band at
+    16 kHz; other rates are resampled to 16 kHz first. NaN when PESQ finds no speech (silence)."""
+    from math import gcd
+    from scipy.signal import resample_poly
+
+    backend = backend or perceptual_backends()["pesq"]
+    estimate, reference = np.asarray(estimate, np.float64), np.asarray(reference, np.float64)
+    if sample_rate not in PESQ_RATES:
+        divisor = gcd(int(sample_rate), 16000)
+        estimate, reference = (resample_poly(x, 16000 // divisor, int(sample_rate) // divisor)
+                               for x in (estimate, reference))
+        sample_rate = 16000
+    try:
+        return float(backend(int(sample_rate), reference, estimate, PESQ_RATES[sample_rate]))
+    except Exception:  # noqa: BLE001  (pesq raises its own types for silence / too-short input)
+        return float("nan")
+
+
+def stoi_score(estimate, reference, sample_rate, backend=None):
+    """STOI (0..1, Taal et al. 2011; pystoi resamples to 10 kHz itself) of ``estimate`` vs ``reference``."""
+    backend = backend or perceptual_backends()["stoi"]
+    return float(backend(np.asarray(reference, np.float64), np.asarray(estimate, np.float64), int(sample_rate)))
+
+
 # ------------------------------------------------------------------------------ verification
 def _check_trials(scores, labels):
     scores, labels = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel()

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "run_infer_310.sh")
-SEPARATION_KEYS = ("si_snri", "sdri", "si_snr", "sdr", "n_utterances", "audio_seconds")
+SEPARATION_KEYS = ("si_snri", "sdri", "si_snr", "sdr", "pesq", "stoi", "n_utterances", "audio_seconds")
 
 # model -> how to build a small random network, what DATA_PATH and extra preprocess flags the script gets,
 # the eval.py flags selecting the same items (IN = the run's protocol input folder) and the metrics compared.

@@ -205,3 +205,51 @@ def test_char_error_rate_counts_characters_with_single_spaces():
     assert char_error_rate(["ab cd"], ["abcd"]) == pytest.approx(1 / 5)  # the lost space is a deletion
     counts = edit_counts("kitten", "sitting", unit="char")
     assert (counts.substitutions, counts.insertions, counts.deletions, counts.errors) == (2, 1, 0, 3)
+
+
+def _chirp(sample_rate, seconds=3.0):
+    """Amplitude-modulated chirp: speech-like enough for PESQ's voice activity detection."""
+    time = np.arange(int(seconds * sample_rate)) / sample_rate
+    return 0.3 * np.sin(2 * np.pi * 200 * time * (1 + time)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * time))
+
+
+def test_pesq_modes_ceilings_and_stoi_match_the_packages():
+    """Narrow band at 8 kHz, wide band at 16 kHz: identical signals reach the scales' ceilings (P.862.1
+    mapping 4.549, P.862.2 4.644), noise lowers them, values equal the packages' own calls; STOI of a
+    signal with itself is 1; other rates are scored wide band after resampling; silence gives NaN."""
+    pesq = pytest.importorskip("pesq").pesq
+    stoi = pytest.importorskip("pystoi").stoi
+    from utils.metrics import pesq_score, stoi_score
+    rng = np.random.default_rng(0)
+    for rate, mode, ceiling in ((8000, "nb", 4.549), (16000, "wb", 4.644)):
+        clean = _chirp(rate)
+        noisy = clean + 0.05 * rng.standard_normal(clean.size)
+        assert pesq_score(clean, clean, rate) == pytest.approx(ceiling, abs=1e-3)
+        assert pesq_score(noisy, clean, rate) == pytest.approx(pesq(rate, clean, noisy, mode), abs=1e-6)
+        assert pesq_score(noisy, clean, rate) < ceiling - 2.0
+        assert stoi_score(clean, clean, rate) == pytest.approx(1.0, abs=1e-9)
+        assert stoi_score(noisy, clean, rate) == pytest.approx(stoi(clean, noisy, rate), abs=1e-9)
+        assert stoi_score(noisy, clean, rate) < 0.9
+    clean = _chirp(22050)
+    assert pesq_score(clean, clean, 22050) == pytest.approx(4.644, abs=1e-3)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(pesq_score(np.zeros(16000), np.zeros(16000), 16000))
+
+
+def test_missing_perceptual_package_reads_unavailable(tmp_path):
+    """Without pesq (say) metrics.json gives the reason and the CSV column says "unavailable"; STOI still
+    averages, skipping a NaN utterance."""
+    import csv
+    import json
+
+    from utils.separation.evaluate import COLUMNS, summarize, write_tables
+    rows = [(index, {**{column: 1.0 for column in COLUMNS}, "pesq": float("nan"), "mixture_pesq": float("nan"),
+                     "stoi": stoi}) for index, stoi in enumerate((0.5, 0.7, float("nan")))]
+    missing = {"pesq": "unavailable: the pesq package cannot be imported (No module named 'pesq')"}
+    metrics = summarize(rows, missing, split="test")
+    assert metrics["pesq"] == metrics["mixture_pesq"] == missing["pesq"]
+    assert metrics["stoi"] == pytest.approx(0.6) and metrics["mixture_stoi"] == 1.0
+    write_tables(str(tmp_path), metrics, rows, ["a", "b", "c"], missing)
+    table = list(csv.DictReader(open(tmp_path / "per_utterance.csv")))
+    assert [row["pesq"] for row in table] == ["unavailable"] * 3 and table[0]["stoi"] == "0.5000"
+    assert json.load(open(tmp_path / "metrics.json"))["pesq"].startswith("unavailable")

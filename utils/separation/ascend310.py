@@ -66,7 +66,8 @@ def postprocess_main(entry_file, description):
     args, _, _ = start(entry_file, description, add_postprocess_arguments)
     from utils.infer310 import iter_outputs
     from utils.separation.data import SeparationDataset, SeparationItem
-    from utils.separation.evaluate import COLUMNS, summarize, utterance_metrics, write_tables
+    from utils.metrics import perceptual_backends
+    from utils.separation.evaluate import COLUMNS, perceptual_metrics, summarize, utterance_metrics, write_tables
 
     references = read_references(input_folder(args))
     entries = references["items"]
@@ -75,6 +76,7 @@ def postprocess_main(entry_file, description):
     dataset = SeparationDataset([SeparationItem(e["mixture_id"], e["mixture_path"], tuple(e["source_paths"]))
                                  for e in entries], sample_rate)
     latencies = read_latencies(args.result_path)
+    backends = perceptual_backends()
     rows, seen = [], []
     for name, outputs in tqdm(iter_outputs(args.result_path), total=len(entries), desc="postprocess", unit="utt"):
         if name not in position:
@@ -89,15 +91,16 @@ def postprocess_main(entry_file, description):
         if estimates.shape != (sources.shape[0], scored):
             raise SystemExit(f"{args.result_path}: item {name} output has shape {outputs[0].shape}, expected "
                              f"[1, {sources.shape[0]}, >= {scored}]")
-        values, _ = utterance_metrics(estimates.astype(np.float32), sources[:, :scored], mixture[:scored])
+        values, perm = utterance_metrics(estimates.astype(np.float32), sources[:, :scored], mixture[:scored])
+        values.update(perceptual_metrics(estimates[perm], sources[:, :scored], mixture[:scored], sample_rate, backends))
         values.update(audio_seconds=scored / sample_rate, seconds=latencies.get(name, float("nan")) / 1e3)
         rows.append((index, {column: values[column] for column in COLUMNS}))
     check_coverage(references, seen, args.result_path)
     rows.sort(key=lambda row: row[0])
-    metrics = summarize(rows, split=references["split"], checkpoint=None,
+    metrics = summarize(rows, backends["missing"], split=references["split"], checkpoint=None,
                         result_path=os.path.abspath(args.result_path), fixed_length=fixed_length,
                         n_cropped=sum(1 for e in entries if e["cropped"]))
-    write_tables(args.output_dir, metrics, rows, [e["mixture_id"] for e in entries])
+    write_tables(args.output_dir, metrics, rows, [e["mixture_id"] for e in entries], backends["missing"])
     LOG.info("%s: SI-SNRi %.2f dB, SDRi %.2f dB (SI-SNR %.2f, SDR %.2f) over %d utterances -> %s",
              references["split"], metrics["si_snri"], metrics["sdri"], metrics["si_snr"], metrics["sdr"], len(rows),
              os.path.join(args.output_dir, "metrics.json"))

@@ -20,13 +20,13 @@ from tqdm import tqdm
 
 from utils.audio import is_single_file, list_audio
 from utils.batch import FAILURES_FILE, Batch, add_batch_arguments, atomic_outputs
-from utils.cli import program_name, start
+from utils.cli import add_checkpoint_arguments, program_name, start
 
 LOG = logging.getLogger("zoo.infer")
 
 
 def add_infer_arguments(parser):
-    parser.add_argument("--ckpt_path", required=True, help="trained checkpoint (.ckpt) or exported .mindir")
+    add_checkpoint_arguments(parser, "trained checkpoint (.ckpt) or exported .mindir")
     parser.add_argument("--input", default=None, help="an audio file, a folder searched recursively for audio, or a "
                         ".txt list of audio paths (relative to the list's folder)")
     parser.add_argument("--output_dir", required=True, help="the separated wavs are written here")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -59,8 +60,9 @@ def evaluate_checkpoint(model, data_dir, out, work):
     with open(os.path.join(evaluation, "per_utterance.csv")) as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == expected == len({row["mixture_id"] for row in rows})
-    for key in ("si_snri", "sdri", "si_snr", "sdr"):
-        assert abs(np.mean([float(row[key]) for row in rows]) - metrics[key]) < 1e-3, key
+    for key in ("si_snri", "sdri", "si_snr", "sdr", "pesq", "stoi", "mixture_pesq", "mixture_stoi"):
+        assert abs(np.nanmean([float(row[key]) for row in rows]) - metrics[key]) < 1e-3, key
+    assert 1.0 <= metrics["pesq"] <= 4.55 and 0.0 <= metrics["stoi"] <= 1.0 and metrics["pesq_mode"].startswith("nb")
     # the wavs hold the matched estimates: their SI-SNR against the references is the CSV's
     row = rows[0]
     mixture_dir = os.path.join(data_dir, "wav8k", "min", "test")
@@ -69,6 +71,10 @@ def evaluate_checkpoint(model, data_dir, out, work):
     estimates = [soundfile.read(os.path.join(evaluation, "wavs", f"{row['mixture_id']}_s{k}.wav"))[0] for k in (1, 2)]
     assert len(os.listdir(os.path.join(evaluation, "wavs"))) == 2 * expected
     assert abs(np.mean([si_snr(e, r) for e, r in zip(estimates, references)]) - float(row["si_snr"])) < 0.05
+    # PESQ (narrow band at 8 kHz) and STOI of the saved wavs, computed by the packages themselves
+    pesq, stoi = pytest.importorskip("pesq").pesq, pytest.importorskip("pystoi").stoi
+    assert abs(np.mean([pesq(8000, r, e, "nb") for e, r in zip(estimates, references)]) - float(row["pesq"])) < 0.05
+    assert abs(np.mean([stoi(r, e, 8000) for e, r in zip(estimates, references)]) - float(row["stoi"])) < 0.01
     return metrics
 
 
