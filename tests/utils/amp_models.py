@@ -12,6 +12,7 @@ from utils.context import init_context
 from utils.trainer import Trainer
 
 STEPS = 32
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class RepeatLoader:
@@ -39,23 +40,30 @@ def separation_batch(root):
     return collate([dataset.get(i, np.random.default_rng(i)) for i in range(2)])
 
 
-def separation_model(network_class, **model):
+def separation_model(name, network_class, **model):
+    """build() of a small separation model; ``build.config`` is the model's config.yaml with ``model``
+    overridden, stored in the checkpoints so eval.py / export.py can take them."""
+    from utils.config import load_config
+    config = load_config(os.path.join(ROOT, name, "config.yaml")).to_dict()
+    config["model"].update(model)
+
     def build():
         from utils.separation.loss import SeparationLossCell, neg_sisnr_pit_loss
         from utils.separation.separate import training_specs
-        network = network_class(n_src=2, **model)
+        network = network_class(**config["model"])
         return network, SeparationLossCell(network, neg_sisnr_pit_loss(2)), training_specs(2)
+    build.config = config
     return build
 
 
 def tasnet():
     from tasnet.src.network import TasNet
-    return separation_model(TasNet, n_filters=32, hidden_size=16, n_layers=1)
+    return separation_model("tasnet", TasNet, n_filters=32, hidden_size=16, n_layers=1)
 
 
 def dprnn():
     from dprnn.src.network import DPRNN
-    return separation_model(DPRNN, n_filters=16, bn_chan=16, hid_size=16, n_repeats=1, chunk_size=20)
+    return separation_model("dprnn", DPRNN, n_filters=16, bn_chan=16, hid_size=16, n_repeats=1, chunk_size=20)
 
 
 def ecapa_batch(root):
@@ -70,6 +78,7 @@ def ecapa():
         from ecapa_tdnn.src.loss import AAMSoftmaxHead, SpeakerClassifierWithLoss
         from ecapa_tdnn.src.network import ECAPATDNN
         network = ECAPATDNN(input_dim=80, channels=[32, 32, 32, 32, 96], attention_channels=16, se_channels=8,
+                            res2net_scale=2,
                             embedding_dim=16)
         with_loss = SpeakerClassifierWithLoss(network, AAMSoftmaxHead(16, 40, margin=0.2, scale=30.0))
         specs = [ms.Tensor(shape=[None, 80, None], dtype=ms.float32), ms.Tensor(shape=[None], dtype=ms.int32),
@@ -112,9 +121,11 @@ def train_at(level, build, batch, out, lr, steps=STEPS, seed=0, **train):
     init_context("CPU", seed=seed)
     network, with_loss, specs = build()
     cfg = dict(epochs=1, lr=lr, clip_grad_norm=5.0, amp_level=level, **train)
+    config = {**getattr(build, "config", {}), "train": cfg}
+    # static shapes (input_specs None): one batch shape, and compiling is faster than with dynamic axes
     trainer = Trainer(with_loss, network, RepeatLoader(batch, steps), None, cfg, str(out), input_specs=None,
                       optimizer=None if list(with_loss.trainable_params()) == list(network.trainable_params())
-                      else _adam(with_loss, lr), config={"train": cfg})
+                      else _adam(with_loss, lr), config=config)
     trainer.fit()
     return trainer
 
@@ -143,37 +154,85 @@ def fp32_loss_of_checkpoint(build, path, batch, seed=0):
         if param.name in params and param.name not in {p.name for p in network.get_parameters()}:
             param.set_data(params[param.name])
     with_loss.set_train(True)
-    return float(with_loss(*[ms.Tensor(a) for a in batch]).asnumpy())
+    ms.set_context(mode=ms.PYNATIVE_MODE)  # one forward pass: no graph to compile
+    try:
+        return float(with_loss(*[ms.Tensor(a) for a in batch]).asnumpy())
+    finally:
+        ms.set_context(mode=ms.GRAPH_MODE)
 
 
-def check_amp_training_matches_fp32(build, batch, tmp_path, lr, level="O2", tolerance=0.02, min_drop=0.3):
-    """The O0 and ``level`` runs from one seed on one batch.
+def check_amp_training_matches_fp32(build, batch, tmp_path, lr, levels=("O2",), tolerance=0.02, min_drop=0.3):
+    """One O0 run and one run per level of ``levels``, from one seed on one batch.
 
     A step whose gradients overflow float16 is skipped (the dynamic scale starts at 2^16 and halves), so
-    the low-precision run after k applied updates is compared with the O0 run after k updates: the same
+    a low-precision run after k applied updates is compared with the O0 run after k updates: the same
     trajectory up to float16 rounding. Its last loss must be within ``tolerance`` x (the O0 run's loss drop)
-    of the O0 loss after as many updates; both runs must lower the loss by ``min_drop`` of its start. The
-    checkpoint holds float32 only and gives the same loss in a float32 network. Returns the numbers.
+    of the O0 loss after as many updates; every run must lower the loss (O0 by ``min_drop`` of its start).
+    The checkpoint holds float32 only and gives the same loss in a float32 network. Returns the numbers.
     """
     fp32 = train_at("O0", build, batch, tmp_path / "O0", lr)
-    low = train_at(level, build, batch, tmp_path / level, lr)
-    skipped = low.overflow_steps
     start, end = fp32.step_losses[0], fp32.step_losses[-1]
     drop = start - end
-    numbers = dict(start=start, start_low=low.step_losses[0], end_fp32=end, end_low=low.step_losses[-1],
-                   fp32_after_same_updates=fp32.step_losses[-1 - skipped], overflows=skipped,
-                   scale=low.loss_scale())
-    print(f"{level}: {numbers}\nO0 {np.round(fp32.step_losses, 3).tolist()}\n"
-          f"{level} {np.round(low.step_losses, 3).tolist()}")
-    assert drop > min_drop * abs(start), f"the O0 run does not learn: {numbers}"
-    assert low.step_losses[-1] < start - 0.5 * drop, numbers  # it learns too, despite the skipped steps
-    # same seed, same weights: the first losses differ only by float16 rounding
-    assert abs(low.step_losses[0] - start) < tolerance * drop, numbers
-    assert abs(numbers["end_low"] - numbers["fp32_after_same_updates"]) < tolerance * drop, numbers
-    assert skipped <= 8 and low.loss_scale() >= 2.0 ** 8, numbers  # the scale settles after a few halvings
-    reloaded = fp32_loss_of_checkpoint(build, str(tmp_path / level / "last.ckpt"), batch)
-    numbers["reloaded_fp32"] = reloaded
-    # the checkpoint holds the weights after the last step: its loss is one update further than end_low
-    step_change = abs(fp32.step_losses[-1 - skipped] - fp32.step_losses[-2 - skipped])
-    assert abs(reloaded - numbers["end_low"]) < step_change + tolerance * drop, numbers
-    return numbers
+    print(f"O0 {np.round(fp32.step_losses, 3).tolist()}")
+    assert drop > min_drop * abs(start), f"the O0 run does not learn: {fp32.step_losses}"
+    results = {}
+    for level in levels:
+        low = train_at(level, build, batch, tmp_path / level, lr)
+        skipped = low.overflow_steps
+        numbers = dict(start=start, start_low=low.step_losses[0], end_fp32=end, end_low=low.step_losses[-1],
+                       fp32_after_same_updates=fp32.step_losses[-1 - skipped], overflows=skipped,
+                       scale=low.loss_scale())
+        print(f"{level} {np.round(low.step_losses, 3).tolist()}")
+        assert low.step_losses[-1] < start - 0.5 * drop, numbers  # it learns too, despite the skipped steps
+        # same seed, same weights: the first losses differ only by float16 rounding
+        assert abs(low.step_losses[0] - start) < tolerance * drop, numbers
+        assert abs(numbers["end_low"] - numbers["fp32_after_same_updates"]) < tolerance * drop, numbers
+        assert skipped <= 8 and low.loss_scale() >= 2.0 ** 8, numbers  # the scale settles after a few halvings
+        reloaded = fp32_loss_of_checkpoint(build, str(tmp_path / level / "last.ckpt"), batch)
+        numbers["reloaded_fp32"] = reloaded
+        # the checkpoint holds the weights after the last step: its loss is one update further than end_low
+        step_change = abs(fp32.step_losses[-1 - skipped] - fp32.step_losses[-2 - skipped])
+        assert abs(reloaded - numbers["end_low"]) < step_change + tolerance * drop, numbers
+        print(f"{level}: {numbers}")
+        results[level] = numbers
+    return results
+
+
+# ---- fp16 export of a trained checkpoint ------------------------------------------------------------------
+def separation_export():
+    from utils.separation.separate import mixture_spec
+
+    def make_inputs(batch, length):
+        return [0.1 * np.random.default_rng(0).standard_normal((batch, length)).astype(np.float32)]
+    return [mixture_spec()], make_inputs, 8000
+
+
+def features_export(specs):
+    def make_inputs(batch, frames):
+        return [np.random.default_rng(0).standard_normal((batch, int(specs[0].shape[1]), frames)).astype(np.float32),
+                np.full(batch, frames, np.int32)]
+    return specs, make_inputs, 200
+
+
+def ecapa_export():
+    from ecapa_tdnn.src.verification import embedding_input_specs
+    return features_export(embedding_input_specs(80))
+
+
+def jasper_export():
+    from jasper.src.network import input_specs
+    return features_export(input_specs(64))
+
+
+def fp16_export_error(build, export, ckpt, work):
+    """Export the float32 network of ``ckpt`` as an fp16 MINDIR; returns its measured max relative error
+    and the description (NAME.json)."""
+    from utils.export import export_network
+    init_context("CPU", seed=0)
+    network = build()[0]
+    load_network(ckpt, network)
+    specs, make_inputs, length = export
+    network.set_inputs(*specs)
+    _, description = export_network(network, specs, str(work / "fp16"), "MINDIR", make_inputs,
+                                    example_length=length, precision="fp16")
+    return description["fp16_max_relative_error"], description
