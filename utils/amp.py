@@ -11,7 +11,7 @@ checkpoints are float32 at every level): a low-precision cell casts its inputs a
   MindSpore's own O2 black list (BatchNorm, LayerNorm) is part of them, so O3 computes what O2 computes.
 
 Float32 islands, whatever the level (a cell is one when it is an instance of ``FP32_CELL_TYPES`` or its
-class sets ``amp_fp32 = True``): normalisations (BatchNorm incl. ``SyncBatchNorm``, LayerNorm, gLN / cLN /
+class sets ``amp_fp32 = True``; at O2/O3 an island's outputs return to the low type, like MindSpore's O2): normalisations (BatchNorm incl. ``SyncBatchNorm``, LayerNorm, gLN / cLN /
 chanLN), softmax / log-softmax, statistics pooling, frame-energy normalisation. A cell inside an island
 is float32 too. The loss (SI-SNR + PIT, CTC, AAM-softmax + cross entropy): every cell of the loss Cell
 outside the network runs in float32 and casts the network's output to float32 on entry. Features are
@@ -67,15 +67,22 @@ def is_fp32_island(cell):
     return isinstance(cell, FP32_CELL_TYPES) or bool(getattr(type(cell), "amp_fp32", False))
 
 
-class Fp32Outputs(nn.Cell):
-    """``cell`` with every floating output cast to float32 (its parameters keep their names)."""
+class CastOutputs(nn.Cell):
+    """``cell`` with every floating output cast to ``dtype`` (its parameters keep their names)."""
 
-    def __init__(self, cell):
+    def __init__(self, cell, dtype=ms.float32):
         super().__init__(auto_prefix=False)
         self.cell = cell
+        self.dtype = dtype
+        self._get_attr_from_cell(cell)  # pylint: disable=protected-access  (attributes read by the parent)
 
     def construct(self, *inputs):
-        return ops.mixed_precision_cast(ms.float32, self.cell(*inputs))
+        return ops.mixed_precision_cast(self.dtype, self.cell(*inputs))
+
+
+def Fp32Outputs(cell):  # noqa: N802  (reads like the Cell it returns)
+    """``cell`` whose floating outputs are float32."""
+    return CastOutputs(cell, ms.float32)
 
 
 def _replace_child(parent, name, new):
@@ -85,10 +92,14 @@ def _replace_child(parent, name, new):
 
 
 def _mark_islands(cell, dtype):
-    """Flag every island below ``cell`` (which is already flagged low precision) float32."""
-    for child in cell.cells():
+    """Below ``cell`` (already flagged low precision): every island computes in float32 and hands ``dtype``
+    back, as MindSpore's O2 does for its black list. Tensors between cells then all have one type: a float32
+    tensor meeting a float16 one in the backward pass fails to compile with dynamic shapes (MindSpore 2.10)."""
+    for name, child in list(cell.name_cells().items()):
         if is_fp32_island(child):
-            child.to_float(ms.float32)
+            # the wrapper flagged float32 too: unflagged, a training-mode BatchNorm inside crashes MindSpore 2.10's
+            # compiler with dynamic shapes (so does ms.amp O2)
+            _replace_child(cell, name, CastOutputs(child, dtype).to_float(ms.float32))
         else:
             _mark_islands(child, dtype)
 

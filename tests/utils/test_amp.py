@@ -7,7 +7,7 @@ import pytest
 import mindspore as ms
 from mindspore import nn
 
-from utils.amp import Fp32Outputs, amp_settings, apply_amp, check_device_supports, loss_scale_settings
+from utils.amp import CastOutputs, Fp32Outputs, amp_settings, apply_amp, check_device_supports, loss_scale_settings
 from utils.checkpoint import load_network, read_checkpoint
 from tests.utils.test_trainer import make_trainer, params_of
 from tests.utils.toy import ToyNet
@@ -37,9 +37,10 @@ def test_levels_keep_islands_names_and_float32_weights():
     net = ToyNet()
     names = [p.name for p in net.get_parameters()]
     apply_amp(net, "O2")
-    assert net.fp16 and net.hidden.fp16 and net.norm.fp32 and not net.norm.fp16  # BatchNorm is an island
+    assert net.fp16 and net.hidden.fp16 and net.norm.cell.fp32 and not net.norm.cell.fp16  # BatchNorm: an island
     o1 = apply_amp(ToyNet(), "O1")
-    assert isinstance(o1.hidden, Fp32Outputs) and o1.hidden.cell.fp16 and o1.norm.fp32 and o1.fp32
+    assert isinstance(o1.hidden, CastOutputs) and o1.hidden.dtype == ms.float32 and o1.hidden.cell.fp16
+    assert o1.norm.fp32 and o1.fp32 and isinstance(net.norm, CastOutputs) and net.norm.dtype == ms.float16
     for cell in (net, o1):
         assert [p.name for p in cell.get_parameters()] == names
         assert all(p.dtype == ms.float32 for p in cell.get_parameters())  # master weights stay float32
