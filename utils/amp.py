@@ -11,11 +11,11 @@ checkpoints are float32 at every level): a low-precision cell casts its inputs a
   MindSpore's own O2 black list (BatchNorm, LayerNorm) is part of them, so O3 computes what O2 computes.
 
 Float32 islands, whatever the level (a cell is one when it is an instance of ``FP32_CELL_TYPES`` or its
-class sets ``amp_fp32 = True``; at O2/O3 an island's outputs return to the low type, like MindSpore's O2): normalisations (BatchNorm incl. ``SyncBatchNorm``, LayerNorm, gLN / cLN /
-chanLN), softmax / log-softmax, statistics pooling, frame-energy normalisation. A cell inside an island
-is float32 too. The loss (SI-SNR + PIT, CTC, AAM-softmax + cross entropy): every cell of the loss Cell
-outside the network runs in float32 and casts the network's output to float32 on entry. Features are
-computed in NumPy in the data pipelines, never in low precision.
+class sets ``amp_fp32 = True``): normalisations (BatchNorm incl. ``SyncBatchNorm``, LayerNorm, gLN / cLN /
+chanLN), softmax / log-softmax, statistics pooling, frame-energy normalisation. A cell inside an island is
+float32 too; at O2 / O3 an island's outputs return to the low type, as in MindSpore's O2. The loss (SI-SNR
++ PIT, CTC, AAM-softmax + cross entropy): every cell of the loss Cell outside the network runs in float32
+and casts the network's output to float32 on entry. Features are computed in NumPy by the data pipelines.
 """
 import logging
 
