@@ -37,10 +37,12 @@ def separation(name, cfg, rng):
     else:
         from dprnn.src.network import DPRNN as network_class
     network = network_class(**cfg.model)
-    batch, samples, n_src = int(cfg.train.batch_size), int(SEPARATION_SECONDS * cfg.data.sample_rate), int(cfg.model.n_src)
+    batch, n_src = int(cfg.train.batch_size), int(cfg.model.n_src)
+    samples = int(SEPARATION_SECONDS * cfg.data.sample_rate)
     inputs = [0.1 * rng.standard_normal((batch, samples)), 0.1 * rng.standard_normal((batch, n_src, samples)),
               np.full(batch, samples)]
-    return network, SeparationLossCell(network, neg_sisnr_pit_loss(n_src)), inputs, f"{batch} x {SEPARATION_SECONDS:g} s"
+    shape = f"{batch} x {SEPARATION_SECONDS:g} s"
+    return network, SeparationLossCell(network, neg_sisnr_pit_loss(n_src)), inputs, shape
 
 
 def ecapa(cfg, rng):
@@ -108,7 +110,8 @@ def main():
             shape, first, median, overflows = step_time(name, level, args.repeats)
             base = median if level == "O0" else base
             ratio = f"{median / base:.2f}x" if base else ""
-            print(f"| {name} | {shape} | {level} | {median:.3f} s | {first:.1f} s | {overflows} | {ratio} |", flush=True)
+            print(f"| {name} | {shape} | {level} | {median:.3f} s | {first:.1f} s | {overflows} | {ratio} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

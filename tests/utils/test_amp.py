@@ -41,7 +41,10 @@ def test_levels_keep_islands_names_and_float32_weights():
     o1 = apply_amp(ToyNet(), "O1")
     assert isinstance(o1.hidden, CastOutputs) and o1.hidden.dtype == ms.float32 and o1.hidden.cell.fp16
     assert o1.norm.fp32 and o1.fp32 and isinstance(net.norm, CastOutputs) and net.norm.dtype == ms.float16
-    for cell in (net, o1):
+    o3 = apply_amp(ToyNet(), "O3")  # O3 keeps the same float32 islands: it computes what O2 computes
+    flags = lambda cell: [(name, sub.fp16, sub.fp32) for name, sub in cell.cells_and_names()]  # noqa: E731
+    assert flags(o3) == flags(net)
+    for cell in (net, o1, o3):
         assert [p.name for p in cell.get_parameters()] == names
         assert all(p.dtype == ms.float32 for p in cell.get_parameters())  # master weights stay float32
 
