@@ -116,14 +116,15 @@ def jasper():
 
 
 # ---- the runs -------------------------------------------------------------------------------------------
-def train_at(level, build, batch, out, lr, steps=STEPS, seed=0, **train):
-    """Train ``steps`` steps on ``batch`` at ``level`` from ``seed``; returns the Trainer."""
+def train_at(level, build, batch, out, lr, steps=STEPS, seed=0, dynamic=False, **train):
+    """Train ``steps`` steps on ``batch`` at ``level`` from ``seed``; returns the Trainer. dynamic: compile
+    for dynamic batch / length as train.py does (slower to compile); else for the batch's static shapes."""
     init_context("CPU", seed=seed)
     network, with_loss, specs = build()
     cfg = dict(epochs=1, lr=lr, clip_grad_norm=5.0, amp_level=level, **train)
     config = {**getattr(build, "config", {}), "train": cfg}
-    # static shapes (input_specs None): one batch shape, and compiling is faster than with dynamic axes
-    trainer = Trainer(with_loss, network, RepeatLoader(batch, steps), None, cfg, str(out), input_specs=None,
+    trainer = Trainer(with_loss, network, RepeatLoader(batch, steps), None, cfg, str(out),
+                      input_specs=specs if dynamic else None,
                       optimizer=None if list(with_loss.trainable_params()) == list(network.trainable_params())
                       else _adam(with_loss, lr), config=config)
     trainer.fit()
@@ -135,20 +136,14 @@ def _adam(with_loss, lr):
     return build_optimizer(with_loss.trainable_params(), {"lr": lr})
 
 
-def tail_mean(losses, count=5):
-    return float(np.mean([x for x in losses if np.isfinite(x)][-count:]))
-
-
 def fp32_loss_of_checkpoint(build, path, batch, seed=0):
     """Rebuild the model in float32 (O0), load ``path`` into its network (strict) and compute the loss on
     ``batch`` in train mode (BatchNorm on batch statistics, as during training)."""
     init_context("CPU", seed=seed)
     network, with_loss, _ = build()
     params, _ = read_checkpoint(path)
-    for name, value in params.items():
-        assert value.dtype == ms.float32 or name in ("global_step", "current_iterator_step",
-                                                     "last_overflow_iterator_step") \
-            or value.dtype == ms.int32, f"{name} is stored as {value.dtype}"
+    stored = {name: value.dtype for name, value in params.items() if value.dtype not in (ms.float32, ms.int32)}
+    assert not stored, f"{path} holds tensors that are not float32: {stored}"
     load_network(path, network)
     for param in with_loss.get_parameters():  # the head (ECAPA) lives beside the network
         if param.name in params and param.name not in {p.name for p in network.get_parameters()}:
@@ -161,23 +156,25 @@ def fp32_loss_of_checkpoint(build, path, batch, seed=0):
         ms.set_context(mode=ms.GRAPH_MODE)
 
 
-def check_amp_training_matches_fp32(build, batch, tmp_path, lr, levels=("O2",), tolerance=0.02, min_drop=0.3):
+def check_amp_training_matches_fp32(build, batch, tmp_path, lr, levels=("O2",), tolerance=0.02, min_drop=0.3,
+                                    dynamic=False):
     """One O0 run and one run per level of ``levels``, from one seed on one batch.
 
     A step whose gradients overflow float16 is skipped (the dynamic scale starts at 2^16 and halves), so
     a low-precision run after k applied updates is compared with the O0 run after k updates: the same
     trajectory up to float16 rounding. Its last loss must be within ``tolerance`` x (the O0 run's loss drop)
     of the O0 loss after as many updates; every run must lower the loss (O0 by ``min_drop`` of its start).
-    The checkpoint holds float32 only and gives the same loss in a float32 network. Returns the numbers.
+    The checkpoint holds float32 only and gives the same loss in a float32 network. dynamic: see ``train_at``.
+    Returns the numbers.
     """
-    fp32 = train_at("O0", build, batch, tmp_path / "O0", lr)
+    fp32 = train_at("O0", build, batch, tmp_path / "O0", lr, dynamic=dynamic)
     start, end = fp32.step_losses[0], fp32.step_losses[-1]
     drop = start - end
     print(f"O0 {np.round(fp32.step_losses, 3).tolist()}")
     assert drop > min_drop * abs(start), f"the O0 run does not learn: {fp32.step_losses}"
     results = {}
     for level in levels:
-        low = train_at(level, build, batch, tmp_path / level, lr)
+        low = train_at(level, build, batch, tmp_path / level, lr, dynamic=dynamic)
         skipped = low.overflow_steps
         numbers = dict(start=start, start_low=low.step_losses[0], end_fp32=end, end_low=low.step_losses[-1],
                        fp32_after_same_updates=fp32.step_losses[-1 - skipped], overflows=skipped,
