@@ -25,7 +25,7 @@ def main():
     import numpy as np
 
     from ecapa_tdnn.src.verification import build_network, embedding_input_specs
-    from utils.export import export_network, log_description, network_for_export
+    from utils.export import export_network, print_precision, log_description, network_for_export
 
     network, config = network_for_export(args, cfg, build_network)
     input_dim = int(config["model"]["input_dim"])
@@ -38,8 +38,10 @@ def main():
     path, description = export_network(network, embedding_input_specs(input_dim), args.file_name, args.file_format,
                                        make_inputs, input_names=["features", "lengths"],
                                        output_names=["embeddings"], fixed_length=args.fixed_length,
-                                       example_length=DEFAULT_FIXED_FRAMES, config=config)
+                                       example_length=DEFAULT_FIXED_FRAMES, config=config,
+                                       precision=args.precision)
     log_description(path, description)
+    print_precision(description)
     print(path)
 
 

@@ -24,7 +24,7 @@ EXAMPLE_FRAMES = 1600
 def main():
     args, cfg, run = start(__file__, "Export Jasper", partial(add_export_arguments, length_unit="feature frames"))
     from jasper.src.network import build_network, count_parameters, input_specs
-    from utils.export import export_network, network_for_export
+    from utils.export import export_network, print_precision, network_for_export
 
     log = logging.getLogger("zoo.export")
     network, config = network_for_export(args, cfg, build_network)
@@ -38,10 +38,12 @@ def main():
     path, description = export_network(
         network, input_specs(in_features), args.file_name, args.file_format, make_inputs=make_inputs,
         input_names=["features", "feature_lengths"], output_names=["log_probs", "output_lengths"],
-        fixed_length=args.fixed_length, example_length=EXAMPLE_FRAMES, config=config)
+        fixed_length=args.fixed_length, example_length=EXAMPLE_FRAMES, config=config,
+        precision=args.precision)
     log.info("%s: %.2f M parameters, inputs %s, outputs %s", path, count_parameters(network) / 1e6,
              [(d["name"], d["shape"]) for d in description["inputs"]],
              [(d["name"], d["shape"]) for d in description["outputs"]])
+    print_precision(description)
     print(path)
 
 

@@ -126,9 +126,11 @@ def load_network(path, network, use_ema=False):
     return meta
 
 
-def load_training_checkpoint(path, cells):
-    """Restore every cell's parameters and return the ``TrainState``."""
+def load_training_checkpoint(path, cells, optional_cells=()):
+    """Restore every cell's parameters and return the ``TrainState``. ``optional_cells`` (e.g. the loss-scale
+    state) take what the file has of theirs and keep their values for the rest."""
     params, meta = read_checkpoint(path)
     load_into(cells, params, path)
+    load_into(optional_cells, params, path, strict=False)
     known = set(TrainState.__dataclass_fields__)
     return TrainState(**{k: v for k, v in meta.items() if k in known})

@@ -23,6 +23,7 @@ from mindspore import nn, ops
 
 LOG = logging.getLogger("zoo.export")
 EXTENSIONS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
+PRECISIONS = ("fp32", "fp16")
 
 
 def _spec(name, shape, dtype):
@@ -30,7 +31,7 @@ def _spec(name, shape, dtype):
 
 
 def export_network(network, input_specs, file_name, file_format="MINDIR", make_inputs=None, input_names=None,
-                   output_names=None, fixed_length=None, example_length=16000, config=None):
+                   output_names=None, fixed_length=None, example_length=16000, config=None, precision="fp32"):
     """Export ``network`` and write ``FILE.json``; returns (model path, description dict).
 
     input_specs: ``Tensor(shape=[None, ...], dtype=...)`` placeholders (None = dynamic axis).
@@ -39,16 +40,34 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
         output axes are dynamic.
     file_format: MINDIR keeps dynamic axes; ONNX/AIR get ``example_length`` (or ``fixed_length``)
         when MindSpore cannot keep them.
+    precision: "fp32", or "fp16" (MINDIR only, for Ascend 310): the network computes in float16 with its
+        float32 islands (``utils.amp``, level O2), weights stored in float16; inputs and outputs stay
+        float32. The largest error against the float32 network (max |fp16 - fp32| / max |fp32| over each
+        output, batch 2 of ``example_length`` or ``fixed_length``) is logged and stored in FILE.json.
     """
     file_format = file_format.upper()
     if file_format not in EXTENSIONS:
         raise ValueError(f"--file_format must be one of {', '.join(EXTENSIONS)}, got {file_format!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp16" and file_format != "MINDIR":
+        raise ValueError(f"--precision fp16 is for MINDIR (Ascend 310); export {file_format} in fp32")
+    check_inputs = fp32_outputs = None
+    if precision == "fp16":  # the float32 answer first: the conversion below changes the network in place
+        network.set_train(False)
+        check_inputs = make_inputs(2 if not fixed_length else 1, int(fixed_length or example_length))
+        fp32_outputs = _as_list(network(*[ms.Tensor(a) for a in check_inputs]))
+        network = _float16_network(network)
     ext = EXTENSIONS[file_format]
     base = file_name[:-len(ext)] if file_name.endswith(ext) else file_name
     os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
     input_names = input_names or [f"input_{i}" for i in range(len(input_specs))]
     network.set_train(False)
     inputs = list(input_specs)
+    if file_format == "ONNX":
+        for _, cell in network.cells_and_names():
+            if hasattr(cell, "onnx_compatible"):  # e.g. FusedLSTM, Jasper's padded conv: ops ONNX gets right
+                cell.onnx_compatible()
     if file_format == "ONNX" and not fixed_length:
         described = _export_dynamic_onnx(network, make_inputs, base, input_names, output_names, example_length,
                                          config)
@@ -65,9 +84,6 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
             inputs = [ms.Tensor(a) for a in make_inputs(1, int(example_length))]
     outputs = _output_specs(network, make_inputs, output_names, inputs)
     if file_format == "ONNX":  # names the graph's inputs/outputs as the JSON does (ms.export cannot)
-        for _, cell in network.cells_and_names():
-            if hasattr(cell, "onnx_compatible"):  # e.g. FusedLSTM: ops the ONNX exporter lacks -> plain ones
-                cell.onnx_compatible()
         ms.onnx.export(_FreshOutputs(network), *inputs, file_name=base + ext, input_names=list(input_names),
                        output_names=[spec["name"] for spec in outputs])
     else:
@@ -77,7 +93,13 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
         "inputs": [_spec(n, s.shape, s.dtype) for n, s in zip(input_names, inputs)],
         "outputs": outputs,
         "config": config or {},
+        "precision": precision,
     }
+    if precision == "fp16":
+        exported = _as_list(nn.GraphCell(ms.load(base + ext))(*[ms.Tensor(a) for a in check_inputs]))
+        description["fp16_max_relative_error"] = max_relative_error(fp32_outputs, exported)
+        LOG.info("fp16 export: max relative error vs fp32 %.3g (max |fp16 - fp32| / max |fp32| per output)",
+                 description["fp16_max_relative_error"])
     with open(base + ".json", "w", encoding="utf-8") as handle:
         json.dump(description, handle, indent=2)
     LOG.info("exported %s (+ %s.json)", base + ext, os.path.basename(base))
@@ -125,6 +147,30 @@ def _export_dynamic_onnx(network, make_inputs, base, input_names, output_names, 
 _ONNX_TYPES = {1: ms.float32, 6: ms.int32, 7: ms.int64, 10: ms.float16}
 
 
+def _as_list(out):
+    return [o.asnumpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+
+
+def max_relative_error(reference, other):
+    """max over the floating outputs of max |other - reference| / max |reference| (lists of arrays)."""
+    errors = [float(np.abs(b.astype(np.float64) - a).max() / max(np.abs(a).max(), 1e-12))
+              for a, b in zip(reference, other) if np.issubdtype(a.dtype, np.floating)]
+    return max(errors) if errors else 0.0
+
+
+def _float16_network(network):
+    """``network`` computing in float16 at level O2 (float32 islands), its low-precision weights stored as
+    float16, behind a float32-output wrapper (a new Cell: nothing compiled in float32 is reused)."""
+    from utils.amp import apply_amp, fp32_output_view, store_low_precision
+    apply_amp(network, "O2", "float16")
+    converted = store_low_precision(network, "float16")
+    LOG.info("fp16 export: %d weight tensors stored as float16, normalisations / softmax / pooling in float32",
+             converted)
+    view = fp32_output_view(network)
+    view.set_train(False)
+    return view
+
+
 class _FreshOutputs(nn.Cell):
     """``network`` with every output passed through Identity. MindSpore 2.10's ONNX exporter renames the
     node producing a named output but not the other nodes reading it, which leaves the graph invalid when
@@ -170,6 +216,10 @@ def add_export_arguments(parser, length_unit="samples"):
     parser.add_argument("--fixed_length", type=int, default=None,
                         help=f"export batch 1 of this many {length_unit} instead of dynamic axes (Ascend 310, ONNX)")
     parser.add_argument("--use_ema", action="store_true", help="export the EMA weights of the checkpoint")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="fp16: MINDIR computing in float16 (Ascend 310) with normalisations, softmax and "
+                             "pooling in float32 and float32 inputs/outputs; its max relative error vs fp32 is "
+                             "printed and stored in NAME.json (default: %(default)s)")
 
 
 def network_for_export(args, cfg, build_network):
@@ -191,6 +241,12 @@ def network_for_export(args, cfg, build_network):
         LOG.warning("no --ckpt_path: exporting RANDOM weights (smoke test only)")
     network.set_train(False)
     return network, config
+
+
+def print_precision(description):
+    """Print the fp16 export's measured error (nothing for fp32)."""
+    if "fp16_max_relative_error" in description:
+        print(f"fp16 max relative error vs fp32: {description['fp16_max_relative_error']:.3g}")
 
 
 def log_description(path, description):

@@ -4,8 +4,10 @@ A model provides a loss Cell (``net_with_loss(*batch) -> scalar``), its network,
 and a ``validate(network) -> {metric: value}`` function; the trainer does the rest:
 
 * one compiled train step (``TrainStep``: a ``TrainOneStepCell`` with global-norm gradient
-  clipping, optional dynamic loss scaling for Ascend fp16) with dynamic-shape inputs so it compiles
+  clipping; ``LossScaledTrainStep`` when a loss scale is on) with dynamic-shape inputs so it compiles
   once;
+* mixed precision (``train.amp_level`` O0-O3, ``train.amp_dtype``; see ``utils.amp``) with a dynamic or
+  fixed loss scale whose state is saved in the checkpoints; overflow steps are skipped and counted;
 * the learning rate: ``lr_schedule(global_step)`` (constant ``train.lr`` by default) times a factor
   halved after ``train.lr_halving_patience`` epochs without improvement;
 * validation after every epoch, early stop after ``train.early_stop_patience`` such epochs;
@@ -18,7 +20,10 @@ and a ``validate(network) -> {metric: value}`` function; the trainer does the re
   early in smoke runs; only rank 0 writes.
 
 ``train:`` keys read here: epochs, lr, optimizer (adam|adamw), weight_decay, weight_decay_params (all|matrices),
-betas, eps, clip_grad_norm, lr_halving_patience, early_stop_patience, max_steps, loss_scale, ema_decay,
+betas, eps, clip_grad_norm, lr_halving_patience, early_stop_patience, max_steps, amp_level, amp_dtype, loss_scale,
+loss_scale_init, loss_scale_window, ema_decay, graph_shapes, max_static_shapes (missing ones take the defaults of
+``TRAIN_DEFAULTS``).
+
 graph_shapes, max_static_shapes (missing ones take the defaults of ``TRAIN_DEFAULTS``).
 
 graph_shapes "static" (default) compiles the train step for each distinct batch shape instead of once for
@@ -41,6 +46,8 @@ import utils.context  # noqa: F401  (environment before mindspore)
 import mindspore as ms
 from mindspore import nn, ops
 
+from utils.amp import (DEFAULT_INITIAL_SCALE, DEFAULT_SCALE_WINDOW, amp_settings, apply_amp_for_training,
+                       check_device_supports, fp32_output_view, loss_scale_settings)
 from utils.checkpoint import TrainState, load_into, load_training_checkpoint, read_weights, save_training_checkpoint
 from utils.context import run_info
 from utils.distributed import all_reduce_sum, pad_to_common_shape
@@ -48,7 +55,9 @@ from utils.distributed import all_reduce_sum, pad_to_common_shape
 TRAIN_DEFAULTS = dict(epochs=10, lr=1e-3, optimizer="adam", weight_decay=0.0, weight_decay_params="all",
                       betas=[0.9, 0.999], eps=1e-8,
                       clip_grad_norm=5.0, lr_halving_patience=0, early_stop_patience=0, max_steps=0,
-                      loss_scale=0.0, ema_decay=0.0, graph_shapes="static", max_static_shapes=3)
+                      amp_level="O0", amp_dtype="float16", loss_scale="auto", loss_scale_init=DEFAULT_INITIAL_SCALE,
+                      loss_scale_window=DEFAULT_SCALE_WINDOW, ema_decay=0.0, graph_shapes="static",
+                      max_static_shapes=3)
 GRAPH_SHAPES = ("static", "dynamic")
 
 LOG = logging.getLogger("zoo.trainer")
@@ -75,15 +84,26 @@ class TrainStep(nn.TrainOneStepCell):
 
 
 class LossScaledTrainStep(nn.TrainOneStepWithLossScaleCell):
-    """``TrainStep`` with dynamic loss scaling (fp16 on Ascend): skips the update on overflow.
+    """``TrainStep`` with loss scaling: the loss is multiplied by the scale before the backward pass and
+    the gradients divided by it; a step whose gradients overflow (inf / nan) is skipped.
 
-    Returns (loss, overflow flag, current scale).
+    dynamic: the scale halves on overflow and doubles after ``scale_window`` steps without one (floor 1);
+    else it stays ``initial_scale``. Returns (loss, overflow flag, scale used by this step).
     """
 
-    def __init__(self, net_with_loss, optimizer, initial_scale, clip_norm=0.0):
-        manager = nn.DynamicLossScaleUpdateCell(loss_scale_value=initial_scale, scale_factor=2, scale_window=1000)
+    def __init__(self, net_with_loss, optimizer, initial_scale, clip_norm=0.0, dynamic=True,
+                 scale_window=DEFAULT_SCALE_WINDOW):
+        if dynamic:
+            manager = nn.DynamicLossScaleUpdateCell(loss_scale_value=initial_scale, scale_factor=2,
+                                                    scale_window=int(scale_window))
+        else:
+            manager = nn.FixedLossScaleUpdateCell(loss_scale_value=initial_scale)
         super().__init__(net_with_loss, optimizer, scale_sense=manager)
         self.clip_norm = float(clip_norm)
+
+    def scale_state(self):
+        """The Parameters holding the scale and the update cell's counters (saved in checkpoints)."""
+        return [self.scale_sense] + list(self.loss_scaling_manager.get_parameters())
 
     def construct(self, *inputs):
         loss = self.network(*inputs)
@@ -126,6 +146,14 @@ class EMA(nn.Cell):
 
 def _ema_update(decay, shadow, live):
     return ops.assign(shadow, shadow * decay + live * (1.0 - decay))
+
+
+class ParameterGroup(nn.Cell):
+    """Existing Parameters (names unchanged) gathered in one Cell, so checkpoints can save and load them."""
+
+    def __init__(self, params):
+        super().__init__()
+        self.group = ms.ParameterTuple(params)
 
 
 def start_from(trainer, args):
@@ -186,11 +214,24 @@ class Trainer:
                              "load into a bare network")
         self.optimizer = optimizer or build_optimizer(network.trainable_params(), self.cfg)
         self.lr_schedule = lr_schedule or (lambda step: float(self.cfg["lr"]))
-        if float(self.cfg["loss_scale"]) > 0:
-            self.step = LossScaledTrainStep(net_with_loss, self.optimizer, float(self.cfg["loss_scale"]),
-                                            self.cfg["clip_grad_norm"])
-        else:
+        self.amp_level, self.amp_dtype = amp_settings(self.cfg)
+        if self.amp_level != "O0":  # before building the step: it compiles what the flags say
+            check_device_supports(self.amp_dtype)
+            apply_amp_for_training(net_with_loss, network, self.amp_level, self.amp_dtype)
+            LOG.info("mixed precision %s %s (normalisations, softmax, pooling statistics and the loss in float32)",
+                     self.amp_level, self.amp_dtype)
+        scaling, initial_scale, window = loss_scale_settings(self.cfg, self.amp_level)
+        self.scale_params = None
+        if scaling == "none":
             self.step = TrainStep(net_with_loss, self.optimizer, self.cfg["clip_grad_norm"])
+        else:
+            self.step = LossScaledTrainStep(net_with_loss, self.optimizer, initial_scale, self.cfg["clip_grad_norm"],
+                                            dynamic=scaling == "dynamic", scale_window=window)
+            self.scale_params = ParameterGroup(self.step.scale_state())
+            LOG.info("%s loss scale, initial %g%s", scaling, initial_scale,
+                     f", x2 after {window} steps without overflow" if scaling == "dynamic" else "")
+        # validation reads float32 outputs of the (possibly low-precision) network
+        self.eval_network = network if self.amp_level == "O0" else fp32_output_view(network)
         if self.cfg["graph_shapes"] not in GRAPH_SHAPES:
             raise ValueError(f"train.graph_shapes must be one of {', '.join(GRAPH_SHAPES)}, "
                              f"got {self.cfg['graph_shapes']!r}")
@@ -204,6 +245,8 @@ class Trainer:
         self.state = TrainState(config=self.config)
         self.compile_seconds = None
         self.step_seconds = []  # wall time of every step but the compiling first one (data loading excluded)
+        self.step_losses = []  # loss of every step of the last train_epoch call (nan: a skipped overflow step)
+        self.overflow_steps = 0  # steps of the last train_epoch call skipped for a gradient overflow
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _cells(self):
@@ -214,11 +257,14 @@ class Trainer:
 
     def save(self, name):
         if self.run.is_main:
-            save_training_checkpoint(self.checkpoint_path(name), self._cells(), self.state)
+            scale = [self.scale_params] if self.scale_params is not None else []
+            save_training_checkpoint(self.checkpoint_path(name), self._cells() + scale, self.state)
 
     def resume(self, path):
-        """Restore weights, optimizer, EMA and progress from ``path`` (e.g. OUT/last.ckpt)."""
-        self.state = load_training_checkpoint(path, self._cells())
+        """Restore weights, optimizer, EMA, loss scale and progress from ``path`` (e.g. OUT/last.ckpt). A
+        checkpoint without a loss scale (an O0 run) leaves the scale at its initial value."""
+        optional = [self.scale_params] if self.scale_params is not None else []
+        self.state = load_training_checkpoint(path, self._cells(), optional_cells=optional)
         self.state.config = self.config or self.state.config
         LOG.info("resumed from %s at epoch %d, step %d (global step %d)", path, self.state.epoch,
                  self.state.step_in_epoch, self.state.global_step)
@@ -256,6 +302,10 @@ class Trainer:
         return taken, fresh
 
     # ---- loop --------------------------------------------------------------------------------
+    def loss_scale(self):
+        """The current loss scale (1.0 without loss scaling)."""
+        return float(self.step.scale_sense.asnumpy()) if self.scale_params is not None else 1.0
+
     def _set_lr(self):
         lr = self.lr_schedule(self.state.global_step) * self.state.lr_factor
         self.optimizer.learning_rate.set_data(ms.Tensor(lr, ms.float32))
@@ -299,7 +349,9 @@ class Trainer:
         epoch = self.state.epoch
         total = len(self.loader)
         losses = []
+        self.overflow_steps = 0
         self.step_seconds = []
+        self.step_losses = []
         bar = tqdm(total=total, initial=self.state.step_in_epoch, desc=f"epoch {epoch + 1}", unit="step",
                    disable=not self.run.is_main, leave=False, dynamic_ncols=True)
         for batch in self.loader.iterate(epoch, start_batch=self.state.step_in_epoch):
@@ -314,16 +366,26 @@ class Trainer:
                 LOG.info("first step (compile + run): %.2f s", self.compile_seconds)
             else:
                 self.step_seconds.append(time.perf_counter() - started)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss} at epoch {epoch + 1}, step "
-                                         f"{self.state.step_in_epoch + 1}: lower train.lr or check the data")
-            if self.ema is not None:
+            overflow = isinstance(out, tuple) and bool(out[1].asnumpy())
+            self.overflow_steps += overflow
+            if not math.isfinite(loss) and not (overflow and self.loss_scale() > 1.0):
+                raise FloatingPointError(
+                    f"loss became {loss} at epoch {epoch + 1}, step {self.state.step_in_epoch + 1}: lower train.lr "
+                    "or check the data" + (f" (at amp_level {self.amp_level} the forward pass overflows "
+                                           f"{self.amp_dtype}: try O1 or O0)" if self.amp_level != "O0" else ""))
+            if self.ema is not None and not overflow:
                 self.ema()
-            losses.append(loss)
+            if math.isfinite(loss):  # a skipped overflow step may have no loss to average
+                losses.append(loss)
+            self.step_losses.append(loss)
             self.state.step_in_epoch += 1
             self.state.global_step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}")
+            if self.scale_params is not None:
+                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", scale=f"{self.loss_scale():g}",
+                                overflows=self.overflow_steps)
+            else:
+                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}")
             if max_steps and self.state.global_step >= max_steps:
                 break
         bar.close()
@@ -343,7 +405,7 @@ class Trainer:
             train_loss, steps = self.train_epoch(max_steps)
             epoch_done = self.state.step_in_epoch >= len(self.loader)
             self.network.set_train(False)
-            metrics = self.validate(self.network) if self.validate is not None else {}
+            metrics = self.validate(self.eval_network) if self.validate is not None else {}
             self.network.set_train(True)
             value = metrics.get(self.metric, train_loss if self.metric == "loss" else None)
             improved = self._improved(value)
@@ -366,6 +428,8 @@ class Trainer:
                       "seconds": round(time.time() - started, 2),
                       "step_seconds": float(np.median(self.step_seconds)) if self.step_seconds else None,
                       "compile_seconds": self.compile_seconds}
+            if self.scale_params is not None:
+                record.update(loss_scale=self.loss_scale(), overflow_steps=self.overflow_steps)
             self._log_epoch(record)
             if improved:
                 self.save("best")

@@ -139,6 +139,7 @@ class SEBlock(nn.Cell):
 
     x: [B, C, T], mask: [B, 1, T] -> [B, C, T].
     """
+    amp_fp32 = True  # the squeeze sums over time: float32 under mixed precision (utils/amp.py)
 
     def __init__(self, channels, se_channels):
         super().__init__()
@@ -177,6 +178,7 @@ class AttentiveStatisticsPooling(nn.Cell):
 
     x: [B, C, T], lengths: [B], mask: [B, 1, T] -> [B, 2C] (mean then std).
     """
+    amp_fp32 = True  # softmax over time and the statistics: float32 under mixed precision (utils/amp.py)
 
     def __init__(self, channels, attention_channels=128, global_context=True):
         super().__init__()

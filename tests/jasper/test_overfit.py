@@ -61,13 +61,21 @@ def test_ctc_loss_is_the_mean_nll_or_the_mean_of_length_normalised_nll(synthetic
 
 
 @pytest.mark.slow
-def test_overfits_a_handful_of_synthetic_utterances(synthetic_batch):
+@pytest.mark.parametrize("amp_level", ["O0", "O2"])
+def test_overfits_a_handful_of_synthetic_utterances(synthetic_batch, amp_level):
     init_context("CPU", seed=0)
     net = JasperNet(in_features=64, blocks=SMALL_BLOCKS)
-    step = nn.TrainOneStepCell(JasperWithCTCLoss(net), Novograd(net.trainable_params(), learning_rate=0.01,
-                                                                 weight_decay=1e-3))
+    optimizer = Novograd(net.trainable_params(), learning_rate=0.01, weight_decay=1e-3)
+    if amp_level == "O0":
+        step = nn.TrainOneStepCell(JasperWithCTCLoss(net), optimizer)
+    else:  # float16 with the trainer's dynamic loss scale (overflow steps are skipped)
+        from utils.amp import apply_amp_for_training
+        from utils.trainer import LossScaledTrainStep
+        with_loss = apply_amp_for_training(JasperWithCTCLoss(net), net, amp_level)
+        step = LossScaledTrainStep(with_loss, optimizer, 2.0 ** 16)
     start = time.perf_counter()
-    losses = [float(step(*synthetic_batch)) for _ in range(100)]
+    losses = [float(step(*synthetic_batch)) if amp_level == "O0" else float(step(*synthetic_batch)[0])
+              for _ in range(100)]
     net.set_train(False)
     log_probs, out_lengths = net(*synthetic_batch[:2])
     hypotheses = greedy_decode(log_probs.asnumpy(), out_lengths.asnumpy())

@@ -15,7 +15,7 @@ DEFAULT_EXAMPLE_SECONDS = 4.0
 
 def export_main(entry_file, network_class, description):
     args, cfg, _ = start(entry_file, description, add_export_arguments)
-    from utils.export import export_network, log_description, network_for_export
+    from utils.export import export_network, print_precision, log_description, network_for_export
     from utils.separation.separate import mixture_spec, network_builder
 
     network, config = network_for_export(args, cfg, network_builder(network_class))
@@ -28,7 +28,9 @@ def export_main(entry_file, network_class, description):
     path, description = export_network(network, [mixture_spec()], args.file_name, args.file_format, make_inputs,
                                        input_names=["mixture"], output_names=["sources"],
                                        fixed_length=args.fixed_length,
-                                       example_length=int(DEFAULT_EXAMPLE_SECONDS * sample_rate), config=config)
+                                       example_length=int(DEFAULT_EXAMPLE_SECONDS * sample_rate), config=config,
+                                       precision=args.precision)
     log_description(path, description)
+    print_precision(description)
     print(path)
     return path

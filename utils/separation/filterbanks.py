@@ -41,6 +41,9 @@ class GatedEncoder(nn.Cell):
     frames so the output keeps the mixture's loudness. frame_norm=False, bias=False give asteroid's
     LSTMTasNet encoder (raw frames, two bias-free Conv1d; the frame gain is then None).
     """
+    # frame energies of silent (padded) frames are below float16's range: float32 under mixed precision
+    # (utils/amp.py); the encoder is a small share of TasNet's compute
+    amp_fp32 = True
 
     def __init__(self, n_filters, frame_length, hop, eps=1e-8, frame_norm=True, bias=True):
         super().__init__()

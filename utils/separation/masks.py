@@ -5,6 +5,7 @@ from mindspore import nn, ops
 
 class SourceSoftmax(nn.Cell):
     """Softmax over the source axis (axis 1)."""
+    amp_fp32 = True  # float32 under mixed precision (utils/amp.py)
 
     def construct(self, x):
         return ops.softmax(x, axis=1)

@@ -13,6 +13,7 @@ from mindspore.common.initializer import initializer
 
 class _AffineNorm(nn.Cell):
     """Shared learnable gain/bias [C]; subclasses define the statistics."""
+    amp_fp32 = True  # statistics in float32 under mixed precision (utils/amp.py)
 
     def __init__(self, channels, eps=1e-8):
         super().__init__()
