@@ -1,7 +1,7 @@
 """Training parity on the tiny corpora: each model trained N steps by our recipe and by its PyTorch reference with the
 same settings, test metric and loss curve side by side, over several seeds (a table; not a test).
 
-    python bench/train_parity.py --data_root /work/tiny [--models tasnet dprnn ecapa] [--steps 100] [--seeds 0 1 2]
+    python bench/train_parity.py --data_root data/tiny [--models tasnet dprnn ecapa] [--steps 100] [--seeds 0 1 2]
 
 Per model and seed both sides see the SAME batches (numpy arrays drawn once from the seed: the same crops, data
 order and labels), the same architecture, hyperparameters, constant learning rate and clipping, no augmentation,
