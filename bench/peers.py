@@ -454,8 +454,9 @@ def main(argv=None):
     rows = []
     progress = tqdm(cases, desc="cases", unit="case")
     for model, config_name, what in progress:
-        rows += run_case(model, config_name, what, args.repeats, progress)
-        tqdm.write(format_table(rows[-2:]).splitlines()[-1])
+        case_rows = run_case(model, config_name, what, args.repeats, progress)
+        rows += case_rows
+        tqdm.write("\n".join(format_table(case_rows).splitlines()[2:]))
     print("\n" + settings + "\n")
     print(format_table(rows))
     if args.json:
