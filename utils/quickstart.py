@@ -76,7 +76,7 @@ MODEL_JOBS = {
                         "{out}/manifests"], None),
         ("train", ["{py}", "jasper/train.py", "--train_manifest", "{out}/manifests/train-clean-100.jsonl",
                    "--valid_manifest", "{out}/manifests/dev-clean.jsonl", "--output_dir", "{out}/run",
-                   "--train.max_steps", "60", "--train.batch_size", "16"], None),
+                   "--train.max_steps", "300", "--train.batch_size", "16"], None),
         ("eval", ["{py}", "jasper/eval.py", "--manifest", "{out}/manifests/test-clean.jsonl", "--ckpt_path",
                   "{out}/run/best.ckpt", "--output_dir", "{out}"], ("trained", "metrics.json:wer,cer")),
         ("export", ["{py}", "jasper/export.py", "--ckpt_path", "{out}/run/best.ckpt", "--file_format", "MINDIR",
