@@ -50,6 +50,25 @@ def _update_one(beta1, beta2, eps, weight_decay, decoupled, lr, correction1, cor
     return True
 
 
+_fused_adam_update = ops.MultitypeFuncGraph("torch_adam_fused_update")
+
+
+@_fused_adam_update.register("Function", "Number", "Number", "Number", "Bool", "Tensor", "Tensor", "Tensor",
+                             "Tensor", "Bool", "Tensor", "Tensor", "Tensor", "Tensor")
+def _fused_update_one(adam, beta1, beta2, weight_decay, decoupled, lr, beta1_power, beta2_power, scaled_eps, decay,
+                      weight, m, v, grad):
+    """The same step through MindSpore's one-kernel Adam, whose rule is torch's with eps * sqrt(1 - b2^t)
+    (``scaled_eps``): lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps * sqrt(1 - b2^t))
+    = lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+    grad = ops.cast(grad, weight.dtype)
+    if decay and weight_decay > 0:
+        if decoupled:
+            weight = ops.depend(weight, ops.assign(weight, weight * (1.0 - lr * weight_decay)))
+        else:
+            grad = grad + weight_decay * weight
+    return ops.depend(True, adam(weight, m, v, beta1_power, beta2_power, lr, beta1, beta2, scaled_eps, grad))
+
+
 class TorchAdam(nn.Optimizer):
     """torch.optim.Adam (decoupled=False) or torch.optim.AdamW (decoupled=True), amsgrad off.
 
@@ -78,6 +97,10 @@ class TorchAdam(nn.Optimizer):
         self.beta1_power = Parameter(Tensor(1.0, ms.float32), name="beta1_power", requires_grad=False)
         self.beta2_power = Parameter(Tensor(1.0, ms.float32), name="beta2_power", requires_grad=False)
         self.update_map = ops.HyperMap()
+        # CPU: one Adam kernel per tensor instead of ~10 elementwise kernels (train steps up to 15 % faster,
+        # bench/peers.py); other devices keep the elementwise rule, which compiles everywhere.
+        self.fused = ms.get_context("device_target") == "CPU"
+        self.adam_kernel = ops.Adam()
 
     def construct(self, gradients):
         gradients = self.scale_grad(gradients)
@@ -87,6 +110,12 @@ class TorchAdam(nn.Optimizer):
         beta2_power = self.beta2_power * self.beta2
         ops.assign(self.beta1_power, beta1_power)
         ops.assign(self.beta2_power, beta2_power)
+        if self.fused:
+            scaled_eps = self.eps * ops.sqrt(1.0 - beta2_power)
+            return self.update_map(
+                ops.partial(_fused_adam_update, self.adam_kernel, self.beta1, self.beta2, self.adam_decay,
+                            self.decoupled, lr, beta1_power, beta2_power, scaled_eps),
+                self.adam_decay_flags, self._parameters, self.moment1, self.moment2, gradients)
         return self.update_map(
             ops.partial(_adam_update, self.beta1, self.beta2, self.eps, self.adam_decay, self.decoupled, lr,
                         1.0 - beta1_power, 1.0 - beta2_power),
