@@ -55,7 +55,7 @@ MODEL_JOBS = {
     "ecapa_tdnn": [
         ("train", ["{py}", "ecapa_tdnn/train.py", "--data_dir", "{data}/VoxCeleb1/dev/wav",
                    "--valid_trials", "{data}/VoxCeleb1/dev_trials.txt", "--musan_dir", "{data}/musan",
-                   "--rir_dir", "{data}/RIRS_NOISES", "--output_dir", "{out}", "--epochs", "3",
+                   "--rir_dir", "{data}/RIRS_NOISES", "--output_dir", "{out}", "--epochs", "5",
                    "--train.batch_size", "32"], None),
         ("eval", ["{py}", "ecapa_tdnn/eval.py", "--data_dir", "{data}/VoxCeleb1/test/wav",
                   "--trials", "{data}/VoxCeleb1/veri_test2.txt", "--ckpt_path", "{out}/best.ckpt",
