@@ -69,36 +69,28 @@ class MaskedConv1d(nn.Cell):
         self.padding = dilation * (kernel - 1) // 2
         self.span = dilation * (kernel - 1)
         self.stride = stride
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, pad_mode="valid",
-                              dilation=dilation, group=groups, has_bias=has_bias, weight_init="xavier_uniform")
-        # Training and inference pad inside the convolution (the same conv.weight): a separate Pad copied the
-        # whole tensor before every conv and its gradient crop after, 11 % of a train step (bench/peers.py).
-        # ONNX export switches to explicit ops.Pad + "valid" conv (``onnx_compatible``): MindSpore 2.10 writes a
+        # Training and inference pad inside the convolution: a separate Pad copied the whole tensor before
+        # every conv and its gradient crop after, 11 % of a train step (bench/peers.py). ONNX export switches
+        # to an explicit ops.Pad + "valid" conv (``onnx_compatible``, same conv.weight): MindSpore 2.10 writes a
         # padded Conv1d's pads to ONNX in the wrong order (time padding lands on the height axis).
-        self.padded_conv = ops.Conv2D(out_channels, (1, kernel), mode=1, pad_mode="pad",
-                                      pad=(0, 0, self.padding, self.padding), stride=(1, stride),
-                                      dilation=(1, dilation), group=groups) if self.padding else None
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride,
+                              pad_mode="pad" if self.padding else "valid", padding=self.padding, dilation=dilation,
+                              group=groups, has_bias=has_bias, weight_init="xavier_uniform")
         self.pad = ops.Pad(((0, 0), (0, 0), (self.padding, self.padding))) if self.padding else None
         self.pad_inside = True
 
     def onnx_compatible(self):
         """Pad with ops.Pad before a "valid" conv from now on (what MindSpore exports to ONNX correctly)."""
+        if self.padding and self.pad_inside:
+            conv = self.conv
+            conv.conv2d = ops.Conv2D(out_channel=conv.out_channels, kernel_size=conv.kernel_size, mode=1,
+                                     pad_mode="valid", pad=0, stride=conv.stride, dilation=conv.dilation,
+                                     group=conv.group)
         self.pad_inside = False
-
-    def convolve(self, x):
-        """The 'same'-padded convolution of x [B, C, T] -> [B, C', T']."""
-        if not self.padding:
-            return self.conv(x)
-        if not self.pad_inside:
-            return self.conv(self.pad(x))
-        y = self.padded_conv(x.expand_dims(2), self.conv.weight)
-        if self.conv.has_bias:
-            y = ops.bias_add(y, self.conv.bias)
-        return y.squeeze(2)
 
     def construct(self, x, lengths):
         x = x * frame_mask(x, lengths)
-        y = self.convolve(x)
+        y = self.conv(x if self.pad_inside or not self.padding else self.pad(x))
         if self.stride == 1:
             return y, lengths
         return y, ops.floor_div(lengths + 2 * self.padding - self.span - 1, self.stride) + 1

@@ -30,7 +30,7 @@ CASES = {
 }
 
 
-def random_checkpoint(model, path):
+def random_checkpoint(model, path, overrides=None):
     """A randomly initialised network of ``model`` saved with its config, like a training checkpoint."""
     import mindspore as ms
     from utils.checkpoint import save_network
@@ -38,6 +38,7 @@ def random_checkpoint(model, path):
     ms.set_seed(0)
     config = load_config(os.path.join(ROOT, model, "config.yaml")).to_dict()
     config["model"].update(CASES[model]["model"])
+    config["model"].update(overrides or {})
     if model == "tasnet":
         from tasnet.src.network import TasNet as build
     elif model == "dprnn":
@@ -57,12 +58,12 @@ def run(argv, **env):
     return done.stdout
 
 
-def infer310(model, work, data, fixed_length=None):
+def infer310(model, work, data, fixed_length=None, overrides=None):
     """export.py (fixed shapes when fixed_length) -> run_infer_310.sh; returns (run folder, metrics)."""
     case = CASES[model]
     checkpoint = os.path.join(work, "random.ckpt")
     if not os.path.isfile(checkpoint):
-        random_checkpoint(model, checkpoint)
+        random_checkpoint(model, checkpoint, overrides)
     name = os.path.join(work, f"{model}_{fixed_length or 'dynamic'}")
     fixed = ["--fixed_length", str(fixed_length)] if fixed_length else []
     run([sys.executable, f"{model}/export.py", "--ckpt_path", checkpoint, "--file_name", name, *fixed])
@@ -108,16 +109,22 @@ def test_postprocess_metrics_equal_eval(model, tiny_corpus, tmp_path):
         assert deployed["n_files"] <= 16 and deployed["n_trials"] >= 3
 
 
+# The models of the fixed-length test are causal: padding at the end cannot reach the valid outputs, so the
+# metrics on the cropped-back outputs equal eval.py's for ANY weights (a bidirectional model's change depends on
+# its random weights: 7e-5 -> 4.5e-3 dB for TasNet, 0.07 -> 1.26 dB for DPRNN when the initialisation changed).
+CAUSAL = {"tasnet": {"bidirectional": False, "norm": "cLN"}, "dprnn": {"bidirectional": False, "norm": "cLN"}}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("model, tolerance", [("tasnet", 1e-3), ("dprnn", 0.5)])
+@pytest.mark.parametrize("model, tolerance", [("tasnet", 1e-3), ("dprnn", 1e-2)])
 def test_fixed_length_separation_pads_and_crops_back(model, tolerance, tiny_corpus, tmp_path):
     """Items padded to a fixed-shape model's length, outputs cropped back to the true length and scored on it.
-    TasNet (per-frame LSTM + linear decoder) is length-invariant: the metrics equal eval.py's. DPRNN's gLN
-    normalises over the padding too, so its estimates move a little (measured 0.07 dB SI-SNRi at 24000
-    samples for 14655-17416-sample mixtures)."""
+    Causal TasNet (per-frame encoder, LSTM, linear decoder) is length-invariant: the metrics equal eval.py's.
+    Causal DPRNN still runs a BiLSTM inside each chunk, so the last chunk sees the padding: its estimates move
+    a little (measured 1.8e-4 dB SI-SNRi)."""
     started = time.time()
     data = os.path.join(tiny_corpus(), "Libri2Mix")
-    run_dir, fixed = infer310(model, str(tmp_path), data, fixed_length=24000)
+    run_dir, fixed = infer310(model, str(tmp_path), data, fixed_length=24000, overrides=CAUSAL[model])
     references = json.load(open(os.path.join(run_dir, "preprocess", "references.json")))
     lengths = [entry["length"] for entry in references["items"]]
     assert len(lengths) == 3 and all(length < 24000 for length in lengths) and fixed["n_cropped"] == 0

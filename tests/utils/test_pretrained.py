@@ -148,7 +148,7 @@ def tiny_10x5dr_blocks():
 @pytest.mark.slow
 def test_ngc_download_checks_sha256_and_converted_jasper_matches(hub):
     from jasper.src.network import build_network, input_specs
-    from tests.jasper import nvidia_reference as ref
+    from torch_references import nvidia_jasper as ref
     from utils import pretrained
     from utils.inference import load_model
     fake, overlay, write_overlay = hub
