@@ -304,9 +304,9 @@ def peer_jasper(cfg, shapes, what):
     work = Workload(params_m=torch_params(net), audio_seconds=shapes.infer_seconds, note="peer optimizer: Adam")
     blank = int(cfg.model.num_classes) - 1
     if "train" in what:
-        feats, lengths, labels, label_lengths = (torch.from_numpy(a).long() if a.dtype == np.int32 else
-                                                 torch.from_numpy(a)
-                                                 for a in jasper_batch(cfg, shapes.batch, shapes.seconds, 0))
+        feats, lengths, labels, label_lengths = jasper_batch(cfg, shapes.batch, shapes.seconds, 0)
+        feats = torch.from_numpy(feats)
+        lengths, labels, label_lengths = (torch.from_numpy(a).long() for a in (lengths, labels, label_lengths))
 
         def loss_fn():
             log_probs, out_lengths = net(feats, lengths)
