@@ -314,8 +314,9 @@ def peer_jasper(cfg, shapes, what):
                                                 blank=blank, reduction="mean", zero_infinity=True)
         work.train_step = torch_train_step(torch, list(net.parameters()), loss_fn, float(cfg.train.clip_grad_norm))
     if "infer" in what:
-        feats, lengths, _, _ = jasper_batch(cfg, 1, shapes.infer_seconds, 1)
-        work.infer = torch_infer(torch, net, torch.from_numpy(feats), torch.from_numpy(lengths).long())
+        # other names than the train batch's: loss_fn above reads those when it runs
+        infer_feats, infer_lengths, _, _ = jasper_batch(cfg, 1, shapes.infer_seconds, 1)
+        work.infer = torch_infer(torch, net, torch.from_numpy(infer_feats), torch.from_numpy(infer_lengths).long())
     return work
 
 
