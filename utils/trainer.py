@@ -4,8 +4,8 @@ A model provides a loss Cell (``net_with_loss(*batch) -> scalar``), its network,
 and a ``validate(network) -> {metric: value}`` function; the trainer does the rest:
 
 * one compiled train step (``TrainStep``: a ``TrainOneStepCell`` with global-norm gradient
-  clipping; ``LossScaledTrainStep`` when a loss scale is on) with dynamic-shape inputs so it compiles
-  once;
+  clipping; ``LossScaledTrainStep`` when a loss scale is on), one static graph per batch shape or one
+  dynamic-shape graph for all (``train.graph_shapes``, below);
 * mixed precision (``train.amp_level`` O0-O3, ``train.amp_dtype``; see ``utils.amp``) with a dynamic or
   fixed loss scale whose state is saved in the checkpoints; overflow steps are skipped and counted;
 * the learning rate: ``lr_schedule(global_step)`` (constant ``train.lr`` by default) times a factor
