@@ -26,14 +26,35 @@ class _AffineNorm(nn.Cell):
         return normed * self.gamma + self.beta
 
 
-class GlobalLayerNorm(_AffineNorm):
-    """gLN: x [B, T, C] normalised by the mean/variance of each whole example."""
+class _LayerNormOverAxes(_AffineNorm):
+    """Mean / variance over the axes from ``begin_norm_axis`` on, then the per-channel affine.
+
+    Inference runs MindSpore's single LayerNorm kernel (3-4x faster than the op chain on CPU, same two-pass
+    float32 statistics). Training keeps the explicit chain: with LayerNormGrad, DPRNN's 3-step training-parity test
+    lands 4.3e-5 relative from float64 (torch float32: 2e-7, the bound ~3e-6). The mean
+    over several axes is taken one axis at a time: MindSpore's multi-axis ReduceMean is slower."""
+    begin_norm_axis = -1
+
+    def __init__(self, channels, eps=1e-8):
+        super().__init__(channels, eps)
+        self.layer_norm = ops.LayerNorm(begin_norm_axis=self.begin_norm_axis, begin_params_axis=-1, epsilon=eps)
+
+    def _mean(self, x):
+        for axis in range(x.ndim - 1, self.begin_norm_axis % x.ndim - 1, -1):
+            x = x.mean(axis=axis, keep_dims=True)
+        return x
 
     def construct(self, x):
-        axes = tuple(range(1, x.ndim))
-        mean = x.mean(axis=axes, keep_dims=True)
-        var = ((x - mean) ** 2).mean(axis=axes, keep_dims=True)
-        return self._affine((x - mean) / ops.sqrt(var + self.eps))
+        if not self.training:
+            return self.layer_norm(x, self.gamma, self.beta)[0]
+        centered = x - self._mean(x)
+        scale = ops.rsqrt(self._mean(ops.square(centered)) + self.eps)
+        return centered * (scale * self.gamma) + self.beta
+
+
+class GlobalLayerNorm(_LayerNormOverAxes):
+    """gLN: x [B, T, C] normalised by the mean/variance of each whole example."""
+    begin_norm_axis = 1
 
 
 class CumulativeLayerNorm(_AffineNorm):
@@ -48,13 +69,9 @@ class CumulativeLayerNorm(_AffineNorm):
         return self._affine((x - mean) / ops.sqrt(var + self.eps))
 
 
-class ChannelLayerNorm(_AffineNorm):
+class ChannelLayerNorm(_LayerNormOverAxes):
     """chanLN: x [B, T, C] normalised over the C channels of each frame separately."""
-
-    def construct(self, x):
-        mean = x.mean(axis=-1, keep_dims=True)
-        var = ((x - mean) ** 2).mean(axis=-1, keep_dims=True)
-        return self._affine((x - mean) / ops.sqrt(var + self.eps))
+    begin_norm_axis = -1
 
 
 NORMS = {"gLN": GlobalLayerNorm, "cLN": CumulativeLayerNorm, "chanLN": ChannelLayerNorm}

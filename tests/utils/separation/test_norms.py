@@ -29,6 +29,23 @@ def test_channel_layer_norm_whitens_each_frame():
     np.testing.assert_allclose(out.std(axis=2), 1, atol=1e-3)
 
 
+@pytest.mark.parametrize("name, axes", [("gLN", (1, 2)), ("chanLN", (2,))])
+def test_inference_kernel_and_training_path_compute_the_same_norm(name, axes):
+    """Inference runs one LayerNorm kernel, training the explicit chain: both equal float64 numpy."""
+    x = features(shape=(2, 300, 16))
+    norm = get_norm(name, 16)
+    rng = np.random.default_rng(3)
+    norm.gamma.set_data(Tensor(rng.uniform(0.5, 2, 16).astype(np.float32)))
+    norm.beta.set_data(Tensor(rng.normal(size=16).astype(np.float32)))
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes, keepdims=True)
+    expected = (x64 - mean) / np.sqrt(((x64 - mean) ** 2).mean(axis=axes, keepdims=True) + 1e-8)
+    expected = expected * norm.gamma.asnumpy() + norm.beta.asnumpy()
+    for training in (True, False):
+        norm.set_train(training)
+        np.testing.assert_allclose(norm(Tensor(x)).asnumpy(), expected, rtol=0, atol=2e-6, err_msg=f"train={training}")
+
+
 def test_cumulative_layer_norm_uses_only_the_past():
     x = features()
     out = CumulativeLayerNorm(8)(Tensor(x)).asnumpy()
