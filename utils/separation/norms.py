@@ -38,6 +38,11 @@ class _LayerNormOverAxes(_AffineNorm):
     def __init__(self, channels, eps=1e-8):
         super().__init__(channels, eps)
         self.layer_norm = ops.LayerNorm(begin_norm_axis=self.begin_norm_axis, begin_params_axis=-1, epsilon=eps)
+        self.fused = True
+
+    def onnx_compatible(self):
+        """MindSpore 2.10's ONNX exporter writes LayerNorm only over the last axis: export the explicit chain."""
+        self.fused = self.begin_norm_axis == -1
 
     def _mean(self, x):
         for axis in range(x.ndim - 1, self.begin_norm_axis % x.ndim - 1, -1):
@@ -45,11 +50,12 @@ class _LayerNormOverAxes(_AffineNorm):
         return x
 
     def construct(self, x):
-        if not self.training:
+        if self.fused and not self.training:
             return self.layer_norm(x, self.gamma, self.beta)[0]
         centered = x - self._mean(x)
-        scale = ops.rsqrt(self._mean(ops.square(centered)) + self.eps)
-        return centered * (scale * self.gamma) + self.beta
+        # Sqrt and a product, not Rsqrt / Square: ops MindSpore's ONNX exporter has no mapping for.
+        scale = self.gamma / ops.sqrt(self._mean(centered * centered) + self.eps)
+        return centered * scale + self.beta
 
 
 class GlobalLayerNorm(_LayerNormOverAxes):
