@@ -131,6 +131,14 @@ def make_kinds(folder, names, long_seconds=600.0):
     return [make_kind(folder, name, long_seconds) for name in names]
 
 
+def one_error_line(done, code):
+    """The one ``PROG: error: ...`` line of a run that must fail with exit ``code`` and print no traceback."""
+    assert done.returncode == code and "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, done.stderr[-3000:]
+    return errors[0]
+
+
 def run_cli(*argv, timeout=600):
     """Run ``python <argv>`` from the repository root; returns the CompletedProcess (text)."""
     return subprocess.run([sys.executable, *map(str, argv)], cwd=ROOT, capture_output=True, text=True,
