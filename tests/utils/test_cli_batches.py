@@ -96,6 +96,18 @@ def test_ecapa_embed_and_verify_with_bad_files(work):
     assert not done.stdout.strip()
     assert error.startswith("ecapa_tdnn/infer.py: error: ") and "truncated_header.wav" in error
 
+    # the 310 preprocessor on a trial list over the same folder: the bad files and the trials needing them left out
+    (folder / "trials.txt").write_text("1 stereo_44k1.wav int32.wav\n0 short_50ms.wav inf.wav\n"
+                                       "1 int32.wav short_50ms.wav\n0 truncated_header.wav stereo_44k1.wav\n")
+    items = work / "ecapa310"
+    done = run_cli("ecapa_tdnn/preprocess_310.py", "--data_path", folder, "--trials", folder / "trials.txt",
+                   "--output_path", items)
+    assert_batch_result(done, items, bad)
+    references = json.load(open(items / "references.json"))["items"]
+    assert sorted(r["path"] for r in references) == sorted(GOOD)
+    assert [r["item"] for r in references] == ["000000", "000001", "000002"]
+    assert (items / "trials.txt").read_text() == "1 stereo_44k1.wav int32.wav\n1 int32.wav short_50ms.wav\n"
+
 
 @pytest.mark.slow
 def test_jasper_transcribe_and_preprocess_310_with_bad_files(work):
