@@ -16,6 +16,7 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
+SCREEN_LOG = logging.getLogger("zoo.screen")  # the training-data screen: in the train.py console and train.log
 
 WRITE_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 # What a folder given to an infer.py is searched for (anything else in it is ignored).
@@ -204,7 +205,8 @@ def write_screen_cache(cache_file, entries):
                 handle.write(f"{path}\t{size}\t{mtime}\t{reason}\n")
         os.replace(temporary, cache_file)
     except OSError as error:
-        logger.warning("could not write the audio screen cache %s (%s): the next run screens again", cache_file, error)
+        SCREEN_LOG.warning("could not write the audio screen cache %s (%s): the next run screens again", cache_file,
+                           error)
 
 
 def unusable_files(paths, cache=True):
@@ -241,7 +243,7 @@ def unusable_files(paths, cache=True):
         verdicts[path] = sample_problem(path)
         bar.update()
     bar.close()
-    logger.info("screened %d audio files (%d decoded in %.1f s, %d unchanged since the last screen%s)", len(paths),
+    SCREEN_LOG.info("screened %d audio files (%d decoded in %.1f s, %d unchanged since the last screen%s)", len(paths),
                 len(todo), time.time() - started, len(paths) - len(todo),
                 f", cache {cache_file}" if cache_file else "")
     fresh = {stamps[path][0]: (*stamps[path][1:], " ".join((verdicts[path] or "").split()))
@@ -268,7 +270,7 @@ def screen_training_files(paths, skip_bad_files, what="training"):
     if not skip_bad_files:
         raise AudioError(f"{len(bad)} of {len(paths)} {what} audio files cannot be used: {listing}. Fix or remove "
                          "them, or pass --skip_bad_files to train without them")
-    logger.warning("--skip_bad_files: leaving out %d of %d %s audio files: %s", len(bad), len(paths), what, listing)
+    SCREEN_LOG.warning("--skip_bad_files: leaving out %d of %d %s audio files: %s", len(bad), len(paths), what, listing)
     return {path for path, _ in bad}
 
 
