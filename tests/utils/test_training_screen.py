@@ -84,6 +84,23 @@ def test_ecapa_train_screens_samples(tiny_corpus, tmp_path):
     assert trained_steps(done, out, 2, files + 2)["global_step"] == 1
     assert f"{files} training files of 4 speakers" in done.stdout + done.stderr
 
+    # validation trials are screened too (after the training files, still before the first step)
+    valid = tmp_path / "valid"
+    os.makedirs(valid)
+    os.symlink(first / good, valid / "good.wav")
+    os.symlink(second / sorted(os.listdir(second))[0], valid / "other.wav")
+    spoil(first / good, valid / "inf.wav", "inf")
+    (tmp_path / "trials.txt").write_text("1 good.wav good.wav\n0 good.wav other.wav\n0 other.wav inf.wav\n")
+    out = tmp_path / "run_valid"
+    os.remove(first / "99998.wav")
+    os.remove(second / "99999.wav")  # clean training files: the validation screen is what stops this run
+    done = run_cli("ecapa_tdnn/train.py", "--data_dir", data, "--output_dir", out, "--valid_trials",
+                   tmp_path / "trials.txt", "--valid_data_dir", valid, *fast)
+    error = one_error_line(done, 2)
+    assert error.startswith("ecapa_tdnn/train.py: error: 1 of 3 validation audio files cannot be used: ") and \
+        "inf.wav: audio holds non-finite values (Inf at sample 100)" in error, error
+    assert not os.path.exists(out / "train_log.jsonl")
+
 
 def test_jasper_train_screens_samples(tiny_corpus, tmp_path):
     librispeech = os.path.join(tiny_corpus("librispeech"), "LibriSpeech")
