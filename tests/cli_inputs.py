@@ -106,9 +106,37 @@ def make_kind(folder, name, long_seconds=600.0):
     return path
 
 
+def spoil(source, target, how):
+    """A copy of the good audio file ``source`` at ``target`` whose header stays fine but whose samples are not:
+    how = "nan" / "inf" (a float WAV, ``target`` ending .wav, holding NaN / +Inf at samples 100..199) or
+    "truncated" (the file cut to a third of its bytes: a WAV's header then announces 3x the samples there are,
+    a FLAC stops decoding mid-stream). Returns ``target``."""
+    os.makedirs(os.path.dirname(str(target)), exist_ok=True)
+    if how in ("nan", "inf"):
+        wave, rate = soundfile.read(str(source), dtype="float32")
+        wave[100:200] = np.nan if how == "nan" else np.inf
+        _write_raw_float(str(target), wave, rate)
+    elif how == "truncated":
+        with open(str(source), "rb") as handle:
+            data = handle.read()
+        with open(str(target), "wb") as handle:
+            handle.write(data[:len(data) // 3])
+    else:
+        raise KeyError(how)
+    return target
+
+
 def make_kinds(folder, names, long_seconds=600.0):
     os.makedirs(str(folder), exist_ok=True)
     return [make_kind(folder, name, long_seconds) for name in names]
+
+
+def one_error_line(done, code):
+    """The one ``PROG: error: ...`` line of a run that must fail with exit ``code`` and print no traceback."""
+    assert done.returncode == code and "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, done.stderr[-3000:]
+    return errors[0]
 
 
 def run_cli(*argv, timeout=600):

@@ -1,12 +1,20 @@
 """Test session set-up: the same environment as utils/context.py, before anything imports mindspore."""
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import utils.context  # noqa: E402,F401  (sets ONEDNN_MAX_CPU_ISA and GLOG_v)
+
+# Tests (and the entry points they start, which inherit it) neither read nor fill the user's $ZOO_CACHE
+# (pretrained models, the training-data screen's verdicts): a fresh one per session.
+os.environ["ZOO_CACHE"] = tempfile.mkdtemp(prefix="zoo_cache_")
+atexit.register(shutil.rmtree, os.environ["ZOO_CACHE"], True)
 
 import pytest  # noqa: E402
 

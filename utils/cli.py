@@ -92,7 +92,9 @@ def add_start_arguments(parser):
                         "(e.g. a converted public model, see the README) with a fresh optimizer and schedule")
     parser.add_argument("--init_ema", action="store_true", help="with --init_from: take the checkpoint's EMA weights")
     parser.add_argument("--skip_bad_files", action="store_true", help="train without the audio files that cannot be "
-                        "read (listed in the log); default: stop before training and list them")
+                        "used (unreadable, empty, truncated, NaN/Inf samples: every file is decoded before the first "
+                        "step, verdicts cached in $ZOO_CACHE/audio_screen; listed in the log); default: stop before "
+                        "training and list them")
     parser.add_argument("--pretrained", default=None, metavar="NAME", help="fine-tune from a public model of the "
                         "registry (python -m utils.pretrained list): like --init_from its converted checkpoint, "
                         "whose model and front-end config replace the config's")
