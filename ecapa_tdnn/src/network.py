@@ -100,10 +100,13 @@ class ReflectConv1d(nn.Cell):
         self.pad = dilation * (kernel_size - 1) // 2
         self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, pad_mode="valid", dilation=dilation, has_bias=True)
 
-    def construct(self, x, lengths):
+    def source_frames(self, lengths, max_len, channels):
+        """Which input frame each padded frame reads: int32 [B, channels, T + 2 * pad] (None when pad is 0).
+
+        Convolutions with the same padding can share it (Res2NetBlock's branches do): the index arithmetic is
+        ~8 small kernels, whose launches cost more than the gather itself at inference."""
         if self.pad == 0:
-            return self.conv(x)
-        max_len = x.shape[-1]
+            return None
         # Index arithmetic in float32 (exact for these small integers): ONNX Clip rejects int32.
         last = (lengths.astype(ms.float32) - 1.0).reshape(-1, 1)
         source = ops.abs(ops.arange(-self.pad, max_len + self.pad, dtype=ms.float32)).reshape(1, -1)
@@ -111,7 +114,14 @@ class ReflectConv1d(nn.Cell):
         # Frames past 2*last (padding region of short utterances) only feed padded outputs.
         source = ops.clamp(source, 0.0, max_len - 1.0).astype(ms.int32)
         # gather_elements measured faster here than gather(batch_dims=1) in a full training step.
-        source = ops.broadcast_to(source.expand_dims(1), (-1, x.shape[1], -1))
+        return ops.broadcast_to(source.expand_dims(1), (-1, channels, -1))
+
+    def construct(self, x, lengths, source=None):
+        """source: ``source_frames(lengths, T, C_in)`` when the caller shares it, else computed here."""
+        if self.pad == 0:
+            return self.conv(x)
+        if source is None:
+            source = self.source_frames(lengths, x.shape[-1], x.shape[1])
         return self.conv(ops.gather_elements(x, 2, source))
 
 
@@ -125,8 +135,8 @@ class TDNNBlock(nn.Cell):
         # MindSpore momentum is the weight of the old running value (torch 0.1 == MindSpore 0.9).
         self.norm = nn.BatchNorm1d(out_channels, eps=1e-5, momentum=0.9)
 
-    def construct(self, x, lengths):
-        return self.norm(self.activation(self.conv(x, lengths)))
+    def construct(self, x, lengths, source=None):
+        return self.norm(self.activation(self.conv(x, lengths, source)))
 
 
 class Res2NetBlock(nn.Cell):
@@ -143,11 +153,13 @@ class Res2NetBlock(nn.Cell):
 
     def construct(self, x, lengths):
         chunks = ops.chunk(x, self.scale, axis=1)
+        # Every branch has the same kernel and dilation: one reflect-padding index for all of them.
+        source = self.blocks[0].conv.source_frames(lengths, x.shape[-1], chunks[1].shape[1])
         outputs = [chunks[0]]
-        previous = self.blocks[0](chunks[1], lengths)
+        previous = self.blocks[0](chunks[1], lengths, source)
         outputs.append(previous)
         for i in range(2, self.scale):
-            previous = self.blocks[i - 1](chunks[i] + previous, lengths)
+            previous = self.blocks[i - 1](chunks[i] + previous, lengths, source)
             outputs.append(previous)
         return ops.cat(outputs, axis=1)
 
