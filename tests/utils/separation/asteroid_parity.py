@@ -180,3 +180,14 @@ def init_statistics_check(reference, model_name, network_class):
     start = {name: value.detach().numpy() for name, value in reference.state_dict().items()}
     return parity.init_mismatches({p.name: p.asnumpy() for p in network.get_parameters()},
                                   map_state_dict(start, model_name, network))
+
+
+def assert_three_training_steps_match(reference, asteroid_name, network_class):
+    """3 training steps of ``reference`` (an asteroid model, dropout 0) and of our ``network_class`` from the same
+    weights on the same batches (clipping at 5 must be active) land on the same weights and losses."""
+    from tests import training_parity as parity
+    losses, distances, norms = train_step_parity(reference, asteroid_name, network_class, steps=3, clip_norm=5.0)
+    print(parity.summary(f"{asteroid_name} 3 steps", distances, losses), "; grad norms", np.round(norms, 3))
+    assert (norms > 5.0).any(), f"clipping never active: gradient norms {norms}"
+    np.testing.assert_allclose(losses[0], losses[2], rtol=0, atol=1e-4)
+    assert not parity.failures(distances), parity.failures(distances)
