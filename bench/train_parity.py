@@ -18,9 +18,10 @@ dropout 0; each side starts from ITS OWN initialisation (seeded), so the initial
 * jasper: the NVIDIA-structured PyTorch Jasper (torch_references/nvidia_jasper.py, NVIDIA's xavier init) + torch
   CTC (per-utterance NLL, batch mean: NVIDIA's reduction, zero_infinity as ours) + NVIDIA's Novograd
   (torch_references/novograd.py) vs our JasperNet + JasperWithCTCLoss + Novograd, the model of --jasper_config
-  (dropout set to 0), its betas / weight decay / clipping, lr constant; features from our extractor (no dither,
-  no speed perturbation, no SpecAugment) for both, our class ids (blank last) for both; test metric: greedy CER
-  and WER (%) over every utterance of LibriSpeech test-clean, each side decoding its own log-probs with
+  (default bench/train_parity_jasper.yaml: jasper/config.yaml with half the filters; dropout set to 0), its
+  betas / weight decay / clipping, lr constant (--jasper_lr); features from our extractor (no dither, no speed
+  perturbation, no SpecAugment) for both, our class ids (blank last) for both; test metric: greedy CER and WER
+  (%) over every utterance of LibriSpeech test-clean, each side decoding its own log-probs with
   jasper/src/decoder.greedy_decode.
 Needs torch, asteroid, speechbrain (requirements-reference.txt). Every run is written to
 OUT_DIR/{model}_seed{seed}.json as soon as it ends (losses of every step, metrics, step times); the table's loss
@@ -396,8 +397,9 @@ def main():
     parser.add_argument("--segment_seconds", type=float, default=1.0, help="separation training crops, s")
     parser.add_argument("--ecapa_crop_seconds", type=float, default=2.0, help="ECAPA training crops, s")
     parser.add_argument("--ecapa_batch_size", type=int, default=16, help="ECAPA crops per step")
-    parser.add_argument("--jasper_config", default=os.path.join(ROOT, "jasper", "config.yaml"),
-                        help="Jasper config whose model / betas / weight decay / clipping both sides use")
+    parser.add_argument("--jasper_config", default=os.path.join(ROOT, "bench", "train_parity_jasper.yaml"),
+                        help="Jasper config whose model / betas / weight decay / clipping both sides use (default: "
+                             "jasper/config.yaml with half the filters)")
     parser.add_argument("--jasper_batch_size", type=int, default=16, help="Jasper utterances per step")
     parser.add_argument("--jasper_lr", type=float, default=0.02, help="Jasper's constant learning rate")
     args = parser.parse_args()
