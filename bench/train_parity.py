@@ -344,6 +344,7 @@ def jasper_case(data_root, seed, steps, config_path, batch_size, lr, manifest_di
 METRIC_NAMES = {"tasnet": "SI-SNRi dB (higher is better)", "dprnn": "SI-SNRi dB (higher is better)",
                 "ecapa": "EER % (lower is better)", "jasper": "greedy CER % (lower is better; WER in brackets)"}
 BARS = {"tasnet": 0.3, "dprnn": 0.3, "ecapa": 1.0, "jasper": 2.0}  # issue 16: |mean ours - mean reference|
+HIGHER_IS_BETTER = {"tasnet": True, "dprnn": True, "ecapa": False, "jasper": False}
 
 
 def run_path(out_dir, model_name, seed):
@@ -376,9 +377,11 @@ def table(runs):
         metrics = np.array([run["metric"] for run in model_runs])
         gap = metrics[:, 0].mean() - metrics[:, 1].mean()
         verdict = "within" if abs(gap) <= BARS[name] else "OUTSIDE"
+        better = "ours better" if (gap > 0) == HIGHER_IS_BETTER[name] else "reference better"
+        spread = " / ".join(f"{metrics[:, side].std(ddof=1):.2f}" for side in (0, 1)) if len(metrics) > 1 else "-"
         lines.append(f"| **{name}** | | **mean of {len(model_runs)}** | **{metrics[:, 0].mean():.2f}** | "
-                     f"**{metrics[:, 1].mean():.2f}** | difference {gap:+.2f}: {verdict} the bar +-{BARS[name]} | "
-                     f"{METRIC_NAMES[name]} | |")
+                     f"**{metrics[:, 1].mean():.2f}** | difference {gap:+.2f} ({better}): {verdict} the bar "
+                     f"+-{BARS[name]} | {METRIC_NAMES[name]}; seed std ours / ref {spread} | |")
     return "\n".join(lines)
 
 
