@@ -121,12 +121,14 @@ def separation_batches(dataset, count, batch_size, seed):
     return batches
 
 
-def separation_case(model_name, data_root, seed, steps, segment):
+def separation_case(model_name, data_root, seed, steps, segment, same_init=False):
+    """same_init: ours starts from the reference's initial weights (through the converter's mapping) instead of
+    its own initialisation, to tell the training rule from the initial draw."""
     import mindspore as ms
     import torch
     from utils.config import load_yaml
     from utils.metrics import pit, si_snr
-    from utils.separation.convert_asteroid import MODEL_CONFIGS
+    from utils.separation.convert_asteroid import MODEL_CONFIGS, map_state_dict
     from utils.separation.data import SeparationDataset, find_items
     from utils.separation.loss import SeparationLossCell, neg_sisnr_pit_loss
     from utils.separation.separate import mixture_spec
@@ -156,6 +158,13 @@ def separation_case(model_name, data_root, seed, steps, segment):
 
     seed_everything(seed)
     network = network_class(**MODEL_CONFIGS[asteroid_name](args))
+    seed_everything(seed)
+    models = import_reference("asteroid.models")
+    reference = getattr(models, asteroid_name)(**args)
+    if same_init:
+        start = {name: value.detach().numpy() for name, value in reference.state_dict().items()}
+        for name, array in map_state_dict(start, asteroid_name, network).items():
+            network.parameters_dict()[name].set_data(ms.Tensor(array))
     step = TrainStep(SeparationLossCell(network, neg_sisnr_pit_loss(n_src)),
                      build_optimizer(network.trainable_params(), {"lr": lr, "weight_decay": weight_decay}), clip)
     ours_losses, ours_seconds = train_ours(step, batches)
@@ -163,10 +172,7 @@ def separation_case(model_name, data_root, seed, steps, segment):
     network.set_inputs(mixture_spec())
     ours_metric = test_si_snri(lambda mixture: network(ms.Tensor(mixture[None])).asnumpy()[0])
 
-    seed_everything(seed)
-    models = import_reference("asteroid.models")
     losses_module = import_reference("asteroid.losses")
-    reference = getattr(models, asteroid_name)(**args)
     pit_loss = losses_module.PITLossWrapper(losses_module.pairwise_neg_sisdr, pit_from="pw_mtx")
     ref_losses, ref_seconds = train_torch(
         reference, lambda b: pit_loss(reference(torch.from_numpy(b[0])), torch.from_numpy(b[1])), batches,
@@ -397,6 +403,8 @@ def main():
     parser.add_argument("--torch_threads", type=int, default=1, help="torch's CPU threads (default: %(default)s)")
     parser.add_argument("--ms_threads", type=int, default=2,
                         help="MindSpore's CPU kernel threads (default: %(default)s)")
+    parser.add_argument("--same_init", action="store_true",
+                        help="tasnet / dprnn: ours starts from the reference's initial weights (a diagnostic)")
     parser.add_argument("--segment_seconds", type=float, default=1.0, help="separation training crops, s")
     parser.add_argument("--ecapa_crop_seconds", type=float, default=2.0, help="ECAPA training crops, s")
     parser.add_argument("--ecapa_batch_size", type=int, default=16, help="ECAPA crops per step")
@@ -427,8 +435,10 @@ def main():
                 result = jasper_case(args.data_root, seed, args.steps, args.jasper_config, args.jasper_batch_size,
                                      args.jasper_lr, os.path.join(args.out_dir, "manifests"))
             else:
-                result = separation_case(model_name, args.data_root, seed, args.steps, args.segment_seconds)
+                result = separation_case(model_name, args.data_root, seed, args.steps, args.segment_seconds,
+                                         args.same_init)
             result.update(model=model_name, seed=seed, steps=args.steps, wall_seconds=time.time() - started,
+                          same_init=bool(args.same_init and model_name in ("tasnet", "dprnn")),
                           threads=dict(torch=args.torch_threads, mindspore=args.ms_threads))
             with open(run_path(args.out_dir, model_name, seed), "w", encoding="utf-8") as handle:
                 json.dump(result, handle)
