@@ -1,4 +1,4 @@
-"""K-step training parity with a PyTorch reference, shared by the per-model tests (and bench/train_parity.py).
+"""K-step training parity with a PyTorch reference, shared by the per-model tests.
 
 Both sides start from the same weights (the reference's, through our converter's mapping), see the same numpy
 batches and run K full steps (forward, loss, backward, global-norm clipping, optimizer update, LR schedule).

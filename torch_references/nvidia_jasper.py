@@ -147,3 +147,15 @@ def randomize_(model, generator):
                 module.running_var.copy_(0.5 + torch.rand(size, generator=generator))
                 module.num_batches_tracked.fill_(int(torch.randint(1, 1000, (1,), generator=generator)))
     return model
+
+
+def nvidia_init_(model):
+    """DeepLearningExamples' Jasper init_weights (mode xavier_uniform), from its definition: every conv weight
+    xavier_uniform_ (gain 1; conv biases keep torch's default), BatchNorm weight 1, bias 0, statistics 0 / 1."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Conv1d):
+                nn.init.xavier_uniform_(module.weight, gain=1.0)
+            elif isinstance(module, nn.BatchNorm1d):
+                module.reset_parameters()
+    return model

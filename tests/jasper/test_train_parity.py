@@ -1,8 +1,8 @@
 """Training parity with NVIDIA's Jasper recipe: the NVIDIA-structured PyTorch Jasper (torch_references/nvidia_jasper.py:
 masked convolutions, dense residuals, BatchNorm in train mode) + torch CTC (reduction none, batch mean: NVIDIA's
-CTCLossNM) + Novograd written here in torch from DeepLearningExamples' definition, against our JasperNet +
-JasperWithCTCLoss + Novograd + TrainStep: K steps from the same weights on the same batches (utterances of
-different lengths, so the masks matter) land on the same weights and BatchNorm running statistics."""
+CTCLossNM) + Novograd written in torch from DeepLearningExamples' definition (torch_references/novograd.py),
+against our JasperNet + JasperWithCTCLoss + Novograd + TrainStep: K steps from the same weights on the same batches
+(utterances of different lengths, so the masks matter) land on the same weights and BatchNorm running statistics."""
 import copy
 
 import numpy as np
@@ -13,6 +13,7 @@ from tests import training_parity as parity
 torch = pytest.importorskip("torch")
 
 from torch_references import nvidia_jasper as ref  # noqa: E402
+from torch_references.novograd import TorchNovograd  # noqa: E402
 
 BLOCKS = [dict(filters=16, repeat=1, kernel=11, stride=2, dilation=1, dropout=0.0, residual=False),
           dict(filters=16, repeat=2, kernel=5, stride=1, dilation=1, dropout=0.0, residual=True, residual_dense=True),
@@ -21,35 +22,6 @@ BLOCKS = [dict(filters=16, repeat=1, kernel=11, stride=2, dilation=1, dropout=0.
           dict(filters=32, repeat=1, kernel=1, stride=1, dilation=1, dropout=0.0, residual=False)]
 N_MELS, N_CLASSES, STEPS = 64, 29, 3
 LR, BETAS, WEIGHT_DECAY, CLIP = 0.01, (0.95, 0.0), 1e-3, 1.0
-
-
-class TorchNovograd(torch.optim.Optimizer):
-    """NVIDIA DeepLearningExamples' Novograd (Jasper), from its definition: per tensor, v = ||g||^2 on the first
-    step, else b2 v + (1 - b2) ||g||^2; d = g / (sqrt(v) + eps) + wd w; d *= 1 - b1 with grad averaging;
-    m = b1 m + d; w -= lr m."""
-
-    def __init__(self, params, lr, betas, eps=1e-8, weight_decay=0.0, grad_averaging=False):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      grad_averaging=grad_averaging))
-
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    state["m"] = torch.zeros_like(param)
-                    state["v"] = torch.zeros((), dtype=param.dtype)
-                norm = (param.grad ** 2).sum()
-                state["v"] = norm if state["v"] == 0 else beta2 * state["v"] + (1 - beta2) * norm
-                direction = param.grad / (state["v"].sqrt() + group["eps"]) + group["weight_decay"] * param
-                if group["grad_averaging"]:
-                    direction = direction * (1 - beta1)
-                state["m"].mul_(beta1).add_(direction)
-                param.sub_(group["lr"] * state["m"])
 
 
 def batches(rng, count, batch=3, frames=64):
@@ -122,25 +94,13 @@ def test_three_novograd_ctc_steps_match_nvidia_jasper():
     assert not parity.failures(distances), parity.failures(distances)
 
 
-def nvidia_init_(model):
-    """DeepLearningExamples' Jasper init_weights (mode xavier_uniform), from its definition: every conv weight
-    xavier_uniform_ (gain 1; conv biases keep torch's default), BatchNorm weight 1, bias 0, statistics 0 / 1."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv1d):
-                torch.nn.init.xavier_uniform_(module.weight, gain=1.0)
-            elif isinstance(module, torch.nn.BatchNorm1d):
-                module.reset_parameters()
-    return model
-
-
 def test_initial_weights_follow_nvidia():
     parity.torch_threads()
     from jasper.convert_nvidia import infer_architecture, map_parameters, merge_template
     from jasper.src.network import JasperNet
     torch.manual_seed(0)
     blocks = [dict(block, filters=4 * block["filters"]) for block in BLOCKS]
-    reference = nvidia_init_(ref.Jasper(N_MELS, N_CLASSES, blocks))
+    reference = ref.nvidia_init_(ref.Jasper(N_MELS, N_CLASSES, blocks))
     start = {name: value.numpy() for name, value in reference.state_dict().items()}
     in_features, num_classes, inferred = infer_architecture(start, "reference")
     network = JasperNet(in_features, num_classes, merge_template(inferred, blocks, "reference", "blocks"))
