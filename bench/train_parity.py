@@ -1,8 +1,8 @@
 """Training parity on the tiny corpora: each model trained N steps by our recipe and by its PyTorch reference with the
 same settings, test metric and loss curve side by side, over several seeds (a table; not a test).
 
-    python bench/train_parity.py --data_root /work/tiny --models tasnet dprnn --steps 1500 --out_dir runs/parity
-    python bench/train_parity.py --data_root /work/tiny --models ecapa --steps 300 --out_dir runs/parity
+    python bench/train_parity.py --data_root data/tiny --models tasnet dprnn --steps 1500 --out_dir runs/parity
+    python bench/train_parity.py --data_root data/tiny --models ecapa --steps 300 --out_dir runs/parity
     python bench/train_parity.py --out_dir runs/parity --table   # the markdown table of every run saved there
 
 Per model and seed both sides see the SAME batches (numpy arrays drawn once from the seed: the same crops, data
