@@ -1,6 +1,6 @@
 """This zoo against the field's PyTorch implementations, side by side in one run: train step and inference RTF.
 
-    python bench/peers.py [--cases tasnet dprnn ecapa_tdnn jasper | MODEL/CONFIG ...] [--repeats 5] [--threads 2]
+    python bench/peers.py [--cases tasnet dprnn ecapa_tdnn jasper | MODEL/CONFIG ...] [--repeats 5] [--threads auto]
                           [--json results.json]
 
 For every case both frameworks build the same model (same hyperparameters, random weights) and get the same
@@ -20,7 +20,9 @@ Timing: the zoo's first call (graph compilation + one call) is timed apart and "
 median call, i.e. the compilation alone (the JSON keeps the first call's time too); then, after one
 more warm-up call each, the two frameworks alternate call by call and the tables give medians of ``--repeats``
 calls, so load changes on a shared machine hit both columns alike. ratio = zoo / peer (< 1: the zoo is faster).
-torch runs with ``--threads`` intra-op threads, 1 inter-op thread and OMP_WAIT_POLICY=PASSIVE (set before torch
+torch runs with ``--threads`` intra-op threads ("auto", the default: per row, the faster of the CPU count and 1
+after two probe calls each; PASSIVE threads can make torch's LSTMs 3-9x slower on an idle host, where each of
+their small parallel regions pays a thread wake-up), 1 inter-op thread and OMP_WAIT_POLICY=PASSIVE (set before torch
 loads unless you set it); MindSpore with its runtime thread pool as printed. Without torch or a peer package the
 peer columns say so and the zoo is still timed.
 """
@@ -350,6 +352,7 @@ class Row:
     params_m: float = 0.0
     audio_seconds: float = 0.0
     peer_note: str = ""
+    peer_threads: Optional[int] = None
     zoo_times: list = field(default_factory=list)
     peer_times: list = field(default_factory=list)
 
@@ -358,10 +361,40 @@ class Row:
         return None if self.zoo_s is None or self.peer_s is None else self.zoo_s / self.peer_s
 
 
-def compare(ours, theirs, repeats):
-    """(first-call s, zoo times, peer times): first zoo call apart, one warm-up each, then alternating calls."""
+def threads_option(value):
+    """--threads: "auto" or a positive number of torch intra-op threads."""
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number or auto, got {value!r}")
+    return int(value)
+
+
+def choose_peer_threads(theirs, threads):
+    """Set torch's intra-op threads for this row and return them: ``threads`` itself, or for "auto" the faster
+    of the CPU count and 1 over two probe calls each (after one warm-up call)."""
+    import torch
+    if threads != "auto":
+        torch.set_num_threads(threads)
+        return threads
+    candidates = sorted({os.cpu_count() or 1, 1}, reverse=True)
+    best = {}
+    for count in candidates:
+        torch.set_num_threads(count)
+        theirs()
+        best[count] = min(timed(theirs) for _ in range(2))
+    chosen = min(candidates, key=best.get)
+    torch.set_num_threads(chosen)
+    return chosen
+
+
+def compare(ours, theirs, repeats, peer_threads="auto"):
+    """(first-call s, zoo times, peer times, peer threads): first zoo call apart, the peer's threads chosen
+    (``choose_peer_threads``), one warm-up each, then alternating calls."""
     first_call_s = timed(ours)
+    chosen = None
     if theirs is not None:
+        chosen = choose_peer_threads(theirs, peer_threads)
         theirs()
     ours()
     zoo_times, peer_times = [], []
@@ -369,10 +402,10 @@ def compare(ours, theirs, repeats):
         zoo_times.append(timed(ours))
         if theirs is not None:
             peer_times.append(timed(theirs))
-    return first_call_s, zoo_times, peer_times
+    return first_call_s, zoo_times, peer_times, chosen
 
 
-def run_case(model, config_name, what, repeats, progress):
+def run_case(model, config_name, what, repeats, progress, peer_threads="auto"):
     cfg = load_cfg(model, config_name)
     shapes = SHAPES[model]
     ours = ZOO[model](cfg, shapes, what)
@@ -388,12 +421,12 @@ def run_case(model, config_name, what, repeats, progress):
         peer_fn = getattr(theirs, attr) if theirs is not None else None
         progress.set_postfix_str(f"{model}/{config_name} {kind}")
         shape = (f"{shapes.batch} x {shapes.seconds:g} s" if kind == "train step" else f"1 x {shapes.infer_seconds:g} s")
-        first_call_s, zoo_times, peer_times = compare(zoo_fn, peer_fn, repeats)
+        first_call_s, zoo_times, peer_times, threads = compare(zoo_fn, peer_fn, repeats, peer_threads)
         zoo_s = statistics.median(zoo_times)
         rows.append(Row(f"{model}/{config_name}", kind, shape, zoo_s,
                         statistics.median(peer_times) if peer_times else None, max(0.0, first_call_s - zoo_s),
                         first_call_s, ours.params_m, ours.audio_seconds,
-                        peer_note or (theirs.note if theirs else ""), zoo_times, peer_times))
+                        peer_note or (theirs.note if theirs else ""), threads, zoo_times, peer_times))
     del ours, theirs
     gc.collect()
     return rows
@@ -417,7 +450,7 @@ def parse_cases(names):
 
 def format_table(rows):
     lines = ["| model / config | measured | shape | params (M) | zoo compile (s) | zoo (s) | peer (s) | ratio zoo/peer |"
-             " zoo RTF | peer RTF |", "|---|---|---|---|---|---|---|---|---|---|"]
+             " zoo RTF | peer RTF | peer threads |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         def fmt(value, spec):
             return "-" if value is None else format(value, spec)
@@ -426,7 +459,7 @@ def format_table(rows):
         peer = fmt(row.peer_s, ".3f") if row.peer_s is not None else (row.peer_note or "-")
         lines.append(f"| {row.case} | {row.kind} | {row.shape} | {row.params_m:.2f} | {fmt(row.compile_s, '.1f')} | "
                      f"{fmt(row.zoo_s, '.3f')} | {peer} | {fmt(row.ratio, '.2f')} | {rtf(row.zoo_s)} | "
-                     f"{rtf(row.peer_s)} |")
+                     f"{rtf(row.peer_s)} | {fmt(row.peer_threads, 'd')} |")
     return "\n".join(lines)
 
 
@@ -435,8 +468,9 @@ def main(argv=None):
     parser.add_argument("--cases", nargs="+", default=list(ZOO), metavar="MODEL[/CONFIG]",
                         help="models (their default configs) or model/config pairs (default: every model)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls of each framework per row (default: 5)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="torch intra-op threads (default: the CPU count, %(default)s)")
+    parser.add_argument("--threads", default="auto", type=threads_option,
+                        help="torch intra-op threads: a number, or auto (default: per row the faster of "
+                             f"{os.cpu_count()} and 1)")
     parser.add_argument("--json", default=None, help="also write every timing to this JSON file")
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -447,9 +481,10 @@ def main(argv=None):
     init_context("CPU", seed=0)
     try:
         import torch
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(os.cpu_count() if args.threads == "auto" else args.threads)
         torch.set_num_interop_threads(1)
-        torch_line = (f"torch {torch.__version__}: {torch.get_num_threads()} intra-op / 1 inter-op threads, "
+        intra = "per row the faster of {} and 1".format(os.cpu_count()) if args.threads == "auto" else args.threads
+        torch_line = (f"torch {torch.__version__}: {intra} intra-op / 1 inter-op threads, "
                       f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     except ImportError:
         torch_line = "torch: not installed (bash scripts/setup.sh --test installs it), peer columns empty"
@@ -459,7 +494,7 @@ def main(argv=None):
     rows = []
     progress = tqdm(cases, desc="cases", unit="case")
     for model, config_name, what in progress:
-        case_rows = run_case(model, config_name, what, args.repeats, progress)
+        case_rows = run_case(model, config_name, what, args.repeats, progress, args.threads)
         rows += case_rows
         tqdm.write("\n".join(format_table(case_rows).splitlines()[2:]))
     print("\n" + settings + "\n")
