@@ -120,10 +120,17 @@ def init_mismatches(ours, reference, min_size=400, rel=0.15):
 
     Constant tensors (norm gains/biases, BatchNorm statistics, PReLU slopes) must be equal. Random ones with at
     least ``min_size`` entries must have the same std within ``rel`` and the same family: uniform (max |w| <=
-    1.9 std; sqrt(3) = 1.73 for a uniform) or not (a normal's max over 400+ draws exceeds 2.9 std).
+    1.9 std; sqrt(3) = 1.73 for a uniform) or not (a normal's max over 400+ draws exceeds 2.9 std). Random
+    tensors the reference starts equal (a copied layer, e.g. asteroid's gated encoder) must start equal in ours.
     Returns ({name: problem}, number of random tensors compared).
     """
     problems, compared = {}, 0
+    random_names = [name for name, value in reference.items() if np.asarray(value).std() > 0]
+    for i, first in enumerate(random_names):
+        for second in random_names[i + 1:]:
+            if (np.array_equal(reference[first], reference[second])
+                    and not np.array_equal(ours[first], ours[second])):
+                problems[second] = f"starts as a copy of {first} in the reference, drawn apart in ours"
     for name, expected in reference.items():
         got = np.asarray(ours[name], np.float64)
         expected = np.asarray(expected, np.float64)

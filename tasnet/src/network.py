@@ -58,7 +58,8 @@ class TasNet(EncoderMaskerDecoder):
     frame by its L2 norm (and restore it after decoding). encoder_bias: bias in the two encoder
     projections. lstm_skip: identity skips between LSTM pairs. framing: "padded" | "valid" (see
     EncoderMaskerDecoder).
-    Initial weights follow asteroid's LSTMTasNet: xavier-normal filterbanks (see filterbanks.py), torch
+    Initial weights follow asteroid's LSTMTasNet: xavier-normal filterbanks, the encoder's gate branch V a
+    copy of its ReLU branch U (see filterbanks.py), torch
     defaults elsewhere (MindSpore's equal them): LSTM U(+-1/sqrt(hidden)), Dense and encoder biases
     kaiming-uniform a = sqrt(5) / U(+-1/sqrt(fan_in)), norm gains 1 and biases 0.
     """

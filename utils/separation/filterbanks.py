@@ -6,9 +6,11 @@ is how it is written here: same maths, and it needs no Conv op for export. The d
 back to L samples with a Dense(N -> L) and overlap-adds them (ONNX-safe, no Conv1dTranspose).
 
 Initialisation (asteroid's free filterbanks): every filter matrix is drawn with xavier_normal_ as torch
-draws Conv1d filters [N, 1, L] (std sqrt(2 / (L + N L))), biases U(+-1/sqrt(L)) (torch Conv1d default).
+draws Conv1d filters [N, 1, L] (std sqrt(2 / (L + N L))), biases U(+-1/sqrt(L)) (torch Conv1d default); the
+gated encoder's two branches start equal (asteroid's LSTMTasNet copies one into the other).
 """
 import utils.context  # noqa: F401  (must precede mindspore)
+import mindspore as ms
 from mindspore import nn, ops
 
 from utils.init import conv_filterbank_init
@@ -53,6 +55,11 @@ class GatedEncoder(nn.Cell):
                                weight_init=conv_filterbank_init(n_filters, frame_length))
         self.conv_v = nn.Dense(frame_length, n_filters, has_bias=bias,
                                weight_init=conv_filterbank_init(n_filters, frame_length))
+        # asteroid's LSTMTasNet makes its gate branch a deep copy of the ReLU branch, so both start equal
+        # (they part from the first update on: different nonlinearities).
+        self.conv_v.weight.set_data(ms.Tensor(self.conv_u.weight.asnumpy()))
+        if bias:
+            self.conv_v.bias.set_data(ms.Tensor(self.conv_u.bias.asnumpy()))
 
     def construct(self, padded):
         frames = frame_signal(padded, self.frame_length, self.hop)
