@@ -15,6 +15,7 @@ import utils.context  # noqa: F401  (must precede the mindspore import)
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
+from utils.modules import OnnxSwitchable
 from utils.modules import count_parameters  # noqa: E402,F401  (re-exported for the entry points)
 
 from jasper.src.text import BLANK, NUM_CLASSES
@@ -54,19 +55,27 @@ def normalize_blocks(blocks):
     return result
 
 
-def frame_mask(x, lengths):
-    """x [B, C, T], lengths [B] -> float mask [B, C, T], 1 on valid frames.
+def frame_mask(x, lengths, channels=None):
+    """x [B, C, T], lengths [B] -> float mask [B, channels or C, T], 1 on valid frames.
 
-    Built at x's full shape (an outer product of the [B, 1, T] frame mask with ones over C): multiplying x by a
-    [B, 1, T] mask broadcast over channels, and that product's gradient, run ~2-3x slower on MindSpore's CPU
+    Built at the full shape (an outer product of the [B, 1, T] frame mask with ones over channels): multiplying x
+    by a [B, 1, T] mask broadcast over channels, and that product's gradient, run ~2-3x slower on MindSpore's CPU
     backend than the same-shape product."""
     positions = ops.arange(x.shape[-1], dtype=lengths.dtype).reshape(1, -1)  # one type for ONNX's Less
     frames = (positions < lengths.reshape(-1, 1)).astype(x.dtype)           # [B, T]
-    ones = ops.ones((x.shape[0], x.shape[1], 1), x.dtype)
+    ones = ops.ones((x.shape[0], x.shape[1] if channels is None else channels, 1), x.dtype)
     return ops.bmm(ones, frames.expand_dims(1))
 
 
-class MaskedConv1d(nn.Cell):
+def mask_for(x, lengths, masks):
+    """x's frame mask: ``masks[C]`` when the caller built it ({channels: [B, channels, T]} for these lengths and
+    frames), else built here."""
+    if masks is None:
+        return frame_mask(x, lengths)
+    return masks[x.shape[1]]
+
+
+class MaskedConv1d(nn.Cell, OnnxSwitchable):
     """Conv1d with 'same' padding that zeroes padded frames first. (x [B, C, T], lengths [B]) ->
     (y [B, C', T'], lengths' [B]) with T' = floor((T - 1) / stride) + 1."""
 
@@ -94,8 +103,9 @@ class MaskedConv1d(nn.Cell):
                                      group=conv.group)
         self.pad_inside = False
 
-    def construct(self, x, lengths):
-        x = x * frame_mask(x, lengths)
+    def construct(self, x, lengths, masks=None):
+        """masks: see ``mask_for`` (stride 1 only: a strided conv changes lengths and frames)."""
+        x = x * mask_for(x, lengths, masks)
         y = self.conv(x if self.pad_inside or not self.padding else self.pad(x))
         if self.stride == 1:
             return y, lengths
@@ -107,6 +117,7 @@ class ConvBN(nn.Cell):
 
     def __init__(self, in_channels, out_channels, kernel, stride, dilation, separable, bn_eps, bn_momentum):
         super().__init__()
+        self.in_channels = in_channels
         self.separable = separable
         if separable:
             self.depthwise = MaskedConv1d(in_channels, in_channels, kernel, stride, dilation, groups=in_channels)
@@ -115,12 +126,12 @@ class ConvBN(nn.Cell):
             self.conv = MaskedConv1d(in_channels, out_channels, kernel, stride, dilation)
         self.norm = nn.BatchNorm1d(out_channels, eps=bn_eps, momentum=bn_momentum)
 
-    def construct(self, x, lengths):
+    def construct(self, x, lengths, masks=None):
         if self.separable:
-            x, lengths = self.depthwise(x, lengths)
-            x, lengths = self.pointwise(x, lengths)
+            x, lengths = self.depthwise(x, lengths, masks)
+            x, lengths = self.pointwise(x, lengths, masks)
         else:
-            x, lengths = self.conv(x, lengths)
+            x, lengths = self.conv(x, lengths, masks)
         return self.norm(x), lengths
 
 
@@ -139,17 +150,21 @@ class JasperBlock(nn.Cell):
         self.residuals = nn.CellList([
             ConvBN(source, block["filters"], 1, 1, 1, False, bn_eps, bn_momentum) for source in residual_channels])
         self.repeat = block["repeat"]
+        self.stride = block["stride"]
 
-    def construct(self, sources, lengths):
+    def construct(self, sources, lengths, masks=None):
+        """masks: see ``mask_for``; ignored by a strided block (its sub-blocks change lengths and frames)."""
+        if self.stride != 1:
+            masks = None
         x = sources[-1]
         out_lengths = lengths
         for i in range(self.repeat):
-            x, out_lengths = self.convs[i](x, out_lengths)
+            x, out_lengths = self.convs[i](x, out_lengths, masks)
             if i == self.repeat - 1:
-                # the projections pair with the most recent residual sources
+                # the projections pair with the most recent residual sources (stride-1 blocks only)
                 offset = len(sources) - len(self.residuals)
                 for j, projection in enumerate(self.residuals):
-                    x = x + projection(sources[offset + j], lengths)[0]
+                    x = x + projection(sources[offset + j], lengths, masks)[0]
             x = self.dropouts[i](self.activations[i](x))
         return x, out_lengths
 
@@ -191,8 +206,30 @@ class JasperNet(nn.Cell):
             self.dense.append(block["residual_dense"])
             channels = block["filters"]
         self.encoder = nn.CellList(cells)
+        self.block_strides = tuple(block["stride"] for block in self.blocks_config)
+        self.mask_plan = self._mask_plan()
         self.classifier = MaskedConv1d(channels, num_classes, 1, has_bias=True)
         self.log_softmax = nn.LogSoftmax(axis=-1)
+
+    def _mask_plan(self):
+        """Per block, the channel counts whose frame masks to build before it: every convolution of a run of
+        stride-1 blocks (and the classifier after the last block) sees the same lengths and frames, so one mask
+        per channel count serves the whole run (5 masks instead of 17 in jasper/config.yaml; each is a [B, C, T]
+        write). Empty tuple: keep the masks built before (or none, in a strided block)."""
+        plan, run_start = [], None
+        for index, (cell, block) in enumerate(zip(self.encoder, self.blocks_config)):
+            plan.append(())
+            if block["stride"] != 1:
+                run_start = None
+                continue
+            if run_start is None:
+                run_start = index
+            needed = set(plan[run_start]) | {cell.convs[0].in_channels, block["filters"]}
+            needed |= {projection.in_channels for projection in cell.residuals}
+            plan[run_start] = tuple(sorted(needed))
+        if run_start is not None:
+            plan[run_start] = tuple(sorted(set(plan[run_start]) | {self.blocks_config[-1]["filters"]}))
+        return tuple(plan)
 
     def get_config(self):
         """Constructor keyword arguments: ``JasperNet(**net.get_config())`` rebuilds the architecture."""
@@ -208,11 +245,18 @@ class JasperNet(nn.Cell):
     def construct(self, feats, lengths):
         sources = [feats]
         x = feats
+        masks = None
         for i, block in enumerate(self.encoder):
-            x, lengths = block(sources, lengths)
+            if self.mask_plan[i]:
+                masks = {}
+                for channels in self.mask_plan[i]:
+                    masks[channels] = frame_mask(x, lengths, channels)
+            x, lengths = block(sources, lengths, masks)
+            if self.block_strides[i] != 1:
+                masks = None
             # dense blocks see every earlier dense output; other blocks only their own input
             sources = sources + [x] if self.dense[i] else [x]
-        logits, lengths = self.classifier(x, lengths)
+        logits, lengths = self.classifier(x, lengths, masks)
         return self.log_softmax(ops.transpose(logits, (0, 2, 1))), lengths
 
 

@@ -77,8 +77,19 @@ def test_jasper_10x5dr_has_333m_parameters():
     assert [len(b.residuals) for b in net.encoder] == [0] + list(range(1, 11)) + [0, 0]
 
 
-def test_valid_frames_do_not_see_padding():
-    net = JasperNet(in_features=16, blocks=TINY_BLOCKS)
+# a stride-1 run, then a strided block: the frame masks shared within a run must be rebuilt after it
+STRIDE_IN_THE_MIDDLE = [
+    dict(filters=24, kernel=5),
+    dict(filters=24, kernel=5, repeat=2, residual=True),
+    dict(filters=32, kernel=5, stride=2),
+    dict(filters=32, kernel=3, repeat=2, residual=True, separable=True),
+    dict(filters=40, kernel=1),
+]
+
+
+@pytest.mark.parametrize("blocks", [TINY_BLOCKS, STRIDE_IN_THE_MIDDLE], ids=["tiny", "stride_in_the_middle"])
+def test_valid_frames_do_not_see_padding(blocks):
+    net = JasperNet(in_features=16, blocks=blocks)
     net.set_train(False)
     net.set_inputs(Tensor(shape=[None, 16, None], dtype=ms.float32), Tensor(shape=[None], dtype=ms.int32))
     rng = np.random.default_rng(0)
