@@ -55,6 +55,11 @@ def length_mask(lengths, max_len):
     return (steps < lengths.reshape(-1, 1)).astype(ms.float32).expand_dims(1)
 
 
+def mean_weights(mask):
+    """mask [B, 1, T] -> [B, 1, T] weights of a mean over valid frames (1 / length there, 0 on padding)."""
+    return mask / mask.sum(axis=2, keepdims=True)
+
+
 _TIMES_TRANSPOSED = ops.BatchMatMul(transpose_b=True)
 
 
@@ -176,7 +181,7 @@ class Res2NetBlock(nn.Cell):
 class SEBlock(nn.Cell):
     """Squeeze-excitation with the squeeze averaged over valid frames only.
 
-    x: [B, C, T], mask: [B, 1, T] -> [B, C, T].
+    x: [B, C, T], frame_weights: [B, 1, T] (1 / length on valid frames, 0 on padding) -> [B, C, T].
     """
     amp_fp32 = True  # the squeeze sums over time: float32 under mixed precision (utils/amp.py)
 
@@ -185,8 +190,8 @@ class SEBlock(nn.Cell):
         self.conv1 = nn.Conv1d(channels, se_channels, 1, has_bias=True)
         self.conv2 = nn.Conv1d(se_channels, channels, 1, has_bias=True)
 
-    def construct(self, x, mask):
-        squeezed = (weighted_time_sum(x, mask) / mask.sum(axis=2)).expand_dims(2)
+    def construct(self, x, frame_weights):
+        squeezed = weighted_time_sum(x, frame_weights).expand_dims(2)
         gate = ops.sigmoid(self.conv2(ops.relu(self.conv1(squeezed))))
         return x * repeat_over_time(gate.squeeze(2), x.shape[2])
 
@@ -194,7 +199,7 @@ class SEBlock(nn.Cell):
 class SERes2NetBlock(nn.Cell):
     """TDNN(1x1) -> Res2Net(k, dilation) -> TDNN(1x1) -> SE, plus residual.
 
-    x: [B, C_in, T], lengths: [B], mask: [B, 1, T] -> [B, C_out, T].
+    x: [B, C_in, T], lengths: [B], frame_weights: [B, 1, T] (``mean_weights``) -> [B, C_out, T].
     """
 
     def __init__(self, in_channels, out_channels, res2net_scale=8, se_channels=128, kernel_size=3, dilation=1):
@@ -206,16 +211,17 @@ class SERes2NetBlock(nn.Cell):
         self.shortcut = (nn.Conv1d(in_channels, out_channels, 1, has_bias=True)
                          if in_channels != out_channels else None)
 
-    def construct(self, x, lengths, mask):
+    def construct(self, x, lengths, frame_weights):
         residual = x if self.shortcut is None else self.shortcut(x)
         x = self.tdnn2(self.res2net_block(self.tdnn1(x, lengths), lengths), lengths)
-        return self.se_block(x, mask) + residual
+        return self.se_block(x, frame_weights) + residual
 
 
 class AttentiveStatisticsPooling(nn.Cell):
     """Channel- and context-dependent attentive mean/std pooling over valid frames.
 
-    x: [B, C, T], lengths: [B], mask: [B, 1, T] -> [B, 2C] (mean then std).
+    x: [B, C, T], lengths: [B], mask: [B, 1, T], frame_weights: [B, 1, T] (``mean_weights``) -> [B, 2C]
+    (mean then std).
     """
     amp_fp32 = True  # softmax over time and the statistics: float32 under mixed precision (utils/amp.py)
 
@@ -239,9 +245,9 @@ class AttentiveStatisticsPooling(nn.Cell):
                     + ops.matmul(std, flat[:, 2 * self.channels:].T) + self.tdnn.conv.conv.bias)
         return frames + repeat_over_time(constant, frames.shape[2])
 
-    def construct(self, x, lengths, mask):
+    def construct(self, x, lengths, mask, frame_weights):
         if self.global_context:
-            mean, std = masked_mean_std(x, mask / mask.sum(axis=2, keepdims=True))
+            mean, std = masked_mean_std(x, frame_weights)
             attention = self.tdnn.norm(self.tdnn.activation(self.context_attention(x, mean, std)))
         else:
             attention = self.tdnn(x, lengths)
@@ -295,13 +301,14 @@ class ECAPATDNN(nn.Cell):
 
     def construct(self, features, lengths):
         mask = length_mask(lengths, features.shape[-1])
+        frame_weights = mean_weights(mask)  # once for the 3 SE squeezes and the pooling's global context
         x = self.blocks[0](features, lengths)
         block_outputs = []
         for index in range(1, 4):
-            x = self.blocks[index](x, lengths, mask)
+            x = self.blocks[index](x, lengths, frame_weights)
             block_outputs.append(x)
         x = self.mfa(ops.cat(block_outputs, axis=1), lengths)
-        return self.fc(self.asp_bn(self.asp(x, lengths, mask)))
+        return self.fc(self.asp_bn(self.asp(x, lengths, mask, frame_weights)))
 
 
 def dynamic_inputs(network):
