@@ -21,6 +21,8 @@ import utils.context  # noqa: F401  (environment before mindspore)
 import mindspore as ms
 from mindspore import nn, ops
 
+from utils.modules import OnnxSwitchable
+
 LOG = logging.getLogger("zoo.export")
 EXTENSIONS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
 PRECISIONS = ("fp32", "fp16")
@@ -66,7 +68,7 @@ def export_network(network, input_specs, file_name, file_format="MINDIR", make_i
     inputs = list(input_specs)
     if file_format == "ONNX":
         for _, cell in network.cells_and_names():
-            if hasattr(cell, "onnx_compatible"):  # e.g. FusedLSTM, Jasper's padded conv: ops ONNX gets right
+            if isinstance(cell, OnnxSwitchable):  # e.g. FusedLSTM, Jasper's padded conv
                 cell.onnx_compatible()
     if file_format == "ONNX" and not fixed_length:
         described = _export_dynamic_onnx(network, make_inputs, base, input_names, output_names, example_length,

@@ -10,6 +10,8 @@ import mindspore as ms
 from mindspore import nn, ops, Parameter
 from mindspore.common.initializer import initializer
 
+from utils.modules import OnnxSwitchable
+
 
 class _AffineNorm(nn.Cell):
     """Shared learnable gain/bias [C]; subclasses define the statistics."""
@@ -26,7 +28,7 @@ class _AffineNorm(nn.Cell):
         return normed * self.gamma + self.beta
 
 
-class _LayerNormOverAxes(_AffineNorm):
+class _LayerNormOverAxes(_AffineNorm, OnnxSwitchable):
     """Mean / variance over the axes from ``begin_norm_axis`` on, then the per-channel affine.
 
     Inference runs MindSpore's single LayerNorm kernel (3-4x faster than the op chain on CPU, same two-pass

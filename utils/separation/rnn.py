@@ -13,8 +13,10 @@ width equal to the layer output width (2H), which the first layer's input rarely
 import utils.context  # noqa: F401  (must precede mindspore)
 from mindspore import nn, ops
 
+from utils.modules import OnnxSwitchable
 
-class FusedLSTM(nn.LSTM):
+
+class FusedLSTM(nn.LSTM, OnnxSwitchable):
     """``nn.LSTM`` (same constructor, parameter names ``weight_ih_l{k}[_reverse]`` ..., initialisation and
     checkpoints) whose forward runs each layer, both directions at once, as one LSTM kernel.
 
