@@ -5,16 +5,22 @@ import numpy as np
 from tqdm import tqdm
 
 
+def timed(call):
+    """(what ``call()`` returns, its wall seconds). Every benchmark times its calls through this."""
+    started = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - started
+
+
+def steady_median(times):
+    """Median seconds of the calls after the first (which compiles), or of the only one."""
+    return float(np.median(times[1:] or times))
+
+
 def call_times(call, repeats):
     """(seconds of the first call = compile + run, list of the seconds of ``repeats`` later calls)."""
-    started = time.perf_counter()
-    call()
-    first = time.perf_counter() - started
-    times = []
-    for _ in tqdm(range(repeats), desc="repeats", leave=False):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
+    first = timed(call)[1]
+    times = [timed(call)[1] for _ in tqdm(range(repeats), desc="repeats", leave=False)]
     return first, times
 
 

@@ -32,7 +32,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -43,6 +42,8 @@ import utils.context  # noqa: E402,F401  (environment before mindspore)
 
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
+
+from bench.common import timed  # noqa: E402
 
 SEPARATION_RATE = 8000
 FRAMES_PER_SECOND = 100
@@ -334,10 +335,8 @@ PEER_NAMES = {"tasnet": "asteroid LSTMTasNet", "dprnn": "asteroid DPRNNTasNet",
 
 
 # ---- timing -------------------------------------------------------------------------------------------------
-def timed(fn):
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
+def seconds(fn):
+    return timed(fn)[1]
 
 
 @dataclass
@@ -382,7 +381,7 @@ def choose_peer_threads(theirs, threads):
     for count in candidates:
         torch.set_num_threads(count)
         theirs()
-        best[count] = min(timed(theirs) for _ in range(2))
+        best[count] = min(seconds(theirs) for _ in range(2))
     chosen = min(candidates, key=best.get)
     torch.set_num_threads(chosen)
     return chosen
@@ -391,7 +390,7 @@ def choose_peer_threads(theirs, threads):
 def compare(ours, theirs, repeats, peer_threads="auto"):
     """(first-call s, zoo times, peer times, peer threads): first zoo call apart, the peer's threads chosen
     (``choose_peer_threads``), one warm-up each, then alternating calls."""
-    first_call_s = timed(ours)
+    first_call_s = seconds(ours)
     chosen = None
     if theirs is not None:
         chosen = choose_peer_threads(theirs, peer_threads)
@@ -399,9 +398,9 @@ def compare(ours, theirs, repeats, peer_threads="auto"):
     ours()
     zoo_times, peer_times = [], []
     for _ in range(repeats):
-        zoo_times.append(timed(ours))
+        zoo_times.append(seconds(ours))
         if theirs is not None:
-            peer_times.append(timed(theirs))
+            peer_times.append(seconds(theirs))
     return first_call_s, zoo_times, peer_times, chosen
 
 

@@ -44,6 +44,7 @@ import utils.context  # noqa: E402,F401  (environment before mindspore)
 
 import numpy as np  # noqa: E402
 
+from bench.common import steady_median, timed  # noqa: E402
 from torch_references import import_reference  # noqa: E402
 
 MODELS = ("tasnet", "dprnn", "ecapa", "jasper")
@@ -69,28 +70,32 @@ def train_ours(step_cell, batches):
     step_cell.set_train(True)
     losses, times = [], []
     for batch in batches:
-        started = time.perf_counter()
-        losses.append(float(step_cell(*[ms.Tensor(a) for a in batch]).asnumpy()))
-        times.append(time.perf_counter() - started)
-    return losses, float(np.median(times[1:] or times))
+        loss, elapsed = timed(lambda: float(step_cell(*[ms.Tensor(a) for a in batch]).asnumpy()))
+        losses.append(loss)
+        times.append(elapsed)
+    return losses, steady_median(times)
 
 
 def train_torch(model, loss_fn, batches, optimizer, clip):
     """(losses, median seconds of a step after the first); clip 0 = no clipping."""
     import torch
     model.train()
-    losses, times = [], []
-    for batch in batches:
-        started = time.perf_counter()
+
+    def step(batch):
         optimizer.zero_grad()
         loss = loss_fn(batch)
         loss.backward()
         if clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
-        losses.append(float(loss.detach()))
-        times.append(time.perf_counter() - started)
-    return losses, float(np.median(times[1:] or times))
+        return float(loss.detach())
+
+    losses, times = [], []
+    for batch in batches:
+        loss, elapsed = timed(lambda: step(batch))
+        losses.append(loss)
+        times.append(elapsed)
+    return losses, steady_median(times)
 
 
 # ---- separation ---------------------------------------------------------------------------------------------
@@ -121,9 +126,11 @@ def separation_batches(dataset, count, batch_size, seed):
     return batches
 
 
-def separation_case(model_name, data_root, seed, steps, segment, same_init=False):
+def separation_case(model_name, data_root, seed, steps, segment, same_init=False, init_seed=None):
     """same_init: ours starts from the reference's initial weights (through the converter's mapping) instead of
-    its own initialisation, to tell the training rule from the initial draw."""
+    its own initialisation, to tell the training rule from the initial draw. init_seed: both sides draw their
+    initial weights from this seed instead of ``seed`` (the batches stay those of ``seed``), to tell how much of a
+    result is the initial draw and how much the data order."""
     import mindspore as ms
     import torch
     from utils.config import load_yaml
@@ -156,9 +163,9 @@ def separation_case(model_name, data_root, seed, steps, segment, same_init=False
             values.append(pit(si_snr, estimates, sources)[0] - float(np.mean(si_snr(mixture, sources))))
         return float(np.mean(values))
 
-    seed_everything(seed)
+    seed_everything(seed if init_seed is None else init_seed)
     network = network_class(**MODEL_CONFIGS[asteroid_name](args))
-    seed_everything(seed)
+    seed_everything(seed if init_seed is None else init_seed)
     models = import_reference("asteroid.models")
     reference = getattr(models, asteroid_name)(**args)
     if same_init:
@@ -405,6 +412,9 @@ def main():
                         help="MindSpore's CPU kernel threads (default: %(default)s)")
     parser.add_argument("--same_init", action="store_true",
                         help="tasnet / dprnn: ours starts from the reference's initial weights (a diagnostic)")
+    parser.add_argument("--init_seed", type=int, default=None,
+                        help="tasnet / dprnn: both sides draw their initial weights from this seed, the batches "
+                             "stay those of --seeds (a diagnostic; use its own --out_dir)")
     parser.add_argument("--segment_seconds", type=float, default=1.0, help="separation training crops, s")
     parser.add_argument("--ecapa_crop_seconds", type=float, default=2.0, help="ECAPA training crops, s")
     parser.add_argument("--ecapa_batch_size", type=int, default=16, help="ECAPA crops per step")
@@ -436,7 +446,8 @@ def main():
                                      args.jasper_lr, os.path.join(args.out_dir, "manifests"))
             else:
                 result = separation_case(model_name, args.data_root, seed, args.steps, args.segment_seconds,
-                                         args.same_init)
+                                         args.same_init, args.init_seed)
+                result.update(init_seed=seed if args.init_seed is None else args.init_seed)
             result.update(model=model_name, seed=seed, steps=args.steps, wall_seconds=time.time() - started,
                           same_init=bool(args.same_init and model_name in ("tasnet", "dprnn")),
                           threads=dict(torch=args.torch_threads, mindspore=args.ms_threads))
