@@ -17,6 +17,16 @@ def steady_median(times):
     return float(np.median(times[1:] or times))
 
 
+def timed_steps(step, batches):
+    """Run ``step(batch)`` (returning the loss as a float) on every batch: (losses, ``steady_median`` seconds)."""
+    losses, times = [], []
+    for batch in batches:
+        loss, elapsed = timed(lambda: step(batch))
+        losses.append(loss)
+        times.append(elapsed)
+    return losses, steady_median(times)
+
+
 def call_times(call, repeats):
     """(seconds of the first call = compile + run, list of the seconds of ``repeats`` later calls)."""
     first = timed(call)[1]

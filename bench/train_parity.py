@@ -44,7 +44,7 @@ import utils.context  # noqa: E402,F401  (environment before mindspore)
 
 import numpy as np  # noqa: E402
 
-from bench.common import steady_median, timed  # noqa: E402
+from bench.common import timed_steps  # noqa: E402
 from torch_references import import_reference  # noqa: E402
 
 MODELS = ("tasnet", "dprnn", "ecapa", "jasper")
@@ -68,12 +68,7 @@ def train_ours(step_cell, batches):
     """(losses, median seconds of a step after the first (compile))."""
     import mindspore as ms
     step_cell.set_train(True)
-    losses, times = [], []
-    for batch in batches:
-        loss, elapsed = timed(lambda: float(step_cell(*[ms.Tensor(a) for a in batch]).asnumpy()))
-        losses.append(loss)
-        times.append(elapsed)
-    return losses, steady_median(times)
+    return timed_steps(lambda batch: float(step_cell(*[ms.Tensor(a) for a in batch]).asnumpy()), batches)
 
 
 def train_torch(model, loss_fn, batches, optimizer, clip):
@@ -90,12 +85,7 @@ def train_torch(model, loss_fn, batches, optimizer, clip):
         optimizer.step()
         return float(loss.detach())
 
-    losses, times = [], []
-    for batch in batches:
-        loss, elapsed = timed(lambda: step(batch))
-        losses.append(loss)
-        times.append(elapsed)
-    return losses, steady_median(times)
+    return timed_steps(step, batches)
 
 
 # ---- separation ---------------------------------------------------------------------------------------------
@@ -163,9 +153,10 @@ def separation_case(model_name, data_root, seed, steps, segment, same_init=False
             values.append(pit(si_snr, estimates, sources)[0] - float(np.mean(si_snr(mixture, sources))))
         return float(np.mean(values))
 
-    seed_everything(seed if init_seed is None else init_seed)
+    init_seed = seed if init_seed is None else init_seed
+    seed_everything(init_seed)
     network = network_class(**MODEL_CONFIGS[asteroid_name](args))
-    seed_everything(seed if init_seed is None else init_seed)
+    seed_everything(init_seed)
     models = import_reference("asteroid.models")
     reference = getattr(models, asteroid_name)(**args)
     if same_init:

@@ -150,12 +150,9 @@ class JasperBlock(nn.Cell):
         self.residuals = nn.CellList([
             ConvBN(source, block["filters"], 1, 1, 1, False, bn_eps, bn_momentum) for source in residual_channels])
         self.repeat = block["repeat"]
-        self.stride = block["stride"]
 
     def construct(self, sources, lengths, masks=None):
-        """masks: see ``mask_for``; ignored by a strided block (its sub-blocks change lengths and frames)."""
-        if self.stride != 1:
-            masks = None
+        """masks: see ``mask_for``; None for a strided block (its sub-blocks change lengths and frames)."""
         x = sources[-1]
         out_lengths = lengths
         for i in range(self.repeat):
@@ -247,13 +244,13 @@ class JasperNet(nn.Cell):
         x = feats
         masks = None
         for i, block in enumerate(self.encoder):
-            if self.mask_plan[i]:
+            if self.block_strides[i] != 1:
+                masks = None  # lengths and frames change inside; the next stride-1 block builds new ones
+            elif self.mask_plan[i]:
                 masks = {}
                 for channels in self.mask_plan[i]:
                     masks[channels] = frame_mask(x, lengths, channels)
             x, lengths = block(sources, lengths, masks)
-            if self.block_strides[i] != 1:
-                masks = None
             # dense blocks see every earlier dense output; other blocks only their own input
             sources = sources + [x] if self.dense[i] else [x]
         logits, lengths = self.classifier(x, lengths, masks)
