@@ -1,4 +1,6 @@
 """Small helpers about MindSpore Cells shared by every model."""
+import utils.context  # noqa: F401  (must precede mindspore)
+from mindspore import ops
 
 
 def count_parameters(network):
@@ -14,3 +16,13 @@ class OnnxSwitchable:
 
     def onnx_compatible(self):
         raise NotImplementedError(f"{type(self).__name__} must define onnx_compatible()")
+
+
+def broadcast_like(values, target):
+    """``values`` broadcast to ``target``'s shape as a tensor of its own (e.g. [B, 1, F, N] -> [B, S, F, N]).
+
+    For an elementwise op between a full tensor and one with size-1 axes: MindSpore 2.10's CPU Mul / Div
+    broadcast a size-1 axis several times slower than they run on two equal shapes, so materialising the
+    operand first is faster in total (a [1, 2, 10001, 64] * [1, 1, 10001, 64] product 8.6 ms, with the
+    broadcast done first 1.6 ms; [32, 256, 201] * [32, 1, 201] 10.3 vs 1.6 ms)."""
+    return ops.broadcast_to(values, target.shape)

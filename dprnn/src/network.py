@@ -2,9 +2,10 @@
 import utils.context  # noqa: F401  (must precede mindspore)
 from mindspore import nn, ops
 
+from utils.modules import OnnxSwitchable
 from utils.separation.base import EncoderMaskerDecoder, non_default
 from utils.separation.filterbanks import ConvEncoder, OverlapAddDecoder
-from utils.separation.framing import crop_frames, frame_signal, overlap_add, pad_to_frames, zero_pad
+from utils.separation.framing import crop_frames, frame_signal, overlap_add, pad_to_frames, zero_pad, zero_pad_around
 from utils.separation.masks import get_mask_activation
 from utils.separation.norms import CAUSAL_NORMS, get_norm
 from utils.separation.rnn import FusedLSTM
@@ -43,7 +44,7 @@ class DualPathBlock(nn.Cell):
         return chunks + self.inter_norm(inter).reshape(batch, n_chunks, size, channels)
 
 
-class DPRNNMasker(nn.Cell):
+class DPRNNMasker(nn.Cell, OnnxSwitchable):
     """features [B, F, N] -> masks [B, S, F, N].
 
     norm + 1x1 bottleneck N -> C, chunks of K frames with hop K/2, dual-path blocks, PReLU + 1x1 to
@@ -70,6 +71,11 @@ class DPRNNMasker(nn.Cell):
         self.net_gate = nn.Dense(bn_chan, bn_chan)
         self.mask_net = nn.Dense(bn_chan, n_filters, has_bias=False)
         self.activation = get_mask_activation(mask_act)
+        self.exact_padding = True
+
+    def onnx_compatible(self):
+        """Pad the chunking input at constant widths and crop (see framing.pad_to_frames' exact_width)."""
+        self.exact_padding = False
 
     def construct(self, features):
         batch, n_frames, _ = features.shape
@@ -77,9 +83,12 @@ class DPRNNMasker(nn.Cell):
         by_channel = hidden.transpose(0, 2, 1).reshape(-1, n_frames)             # [B*C, F]
         if self.full_margin:
             padded_length = (n_frames // self.chunk_hop) * self.chunk_hop + 2 * self.chunk_size
-            padded = zero_pad(by_channel, self.chunk_size, self.chunk_size)[:, :padded_length]
+            if self.exact_padding:
+                padded = zero_pad_around(by_channel, self.chunk_size, padded_length)
+            else:
+                padded = zero_pad(by_channel, self.chunk_size, self.chunk_size)[:, :padded_length]
         else:
-            padded = pad_to_frames(by_channel, self.chunk_size, self.chunk_hop)
+            padded = pad_to_frames(by_channel, self.chunk_size, self.chunk_hop, exact_width=self.exact_padding)
         chunks = frame_signal(padded, self.chunk_size, self.chunk_hop)          # [B*C, n_chunks, K]
         n_chunks = chunks.shape[1]
         chunks = chunks.reshape(batch, self.bn_chan, n_chunks, self.chunk_size).transpose(0, 2, 3, 1)

@@ -2,6 +2,7 @@
 import utils.context  # noqa: F401  (must precede mindspore)
 from mindspore import nn
 
+from utils.modules import broadcast_like
 from utils.separation.framing import crop_frames, frame_ratio, pad_to_frames, pad_to_length, valid_length
 
 FRAMINGS = ("padded", "valid")
@@ -57,7 +58,7 @@ class EncoderMaskerDecoder(nn.Cell):
             framed = pad_to_frames(mixture, self.frame_length, self.hop)
         features, frame_gain = self.encode(framed)
         masks = self.masker(features)
-        estimates = self.decoder(masks * features.expand_dims(1), frame_gain)
+        estimates = self.decoder(masks * broadcast_like(features.expand_dims(1), masks), frame_gain)
         if self.valid_framing:
             return pad_to_length(estimates, length, self.hop - 1)
         return crop_frames(estimates, length, self.frame_length, self.hop)

@@ -14,6 +14,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from utils.init import conv_filterbank_init
+from utils.modules import broadcast_like
 from utils.separation.framing import frame_ratio, frame_signal, overlap_add
 
 
@@ -66,7 +67,7 @@ class GatedEncoder(nn.Cell):
         norms = None
         if self.frame_norm:
             norms = ops.sqrt((frames ** 2).sum(-1, keepdims=True) + self.eps)
-            frames = frames / norms
+            frames = frames / broadcast_like(norms, frames)
         return ops.relu(self.conv_u(frames)) * ops.sigmoid(self.conv_v(frames)), norms
 
 
@@ -84,5 +85,5 @@ class OverlapAddDecoder(nn.Cell):
     def construct(self, features, frame_gain=None):
         frames = self.basis(features)
         if frame_gain is not None:
-            frames = frames * frame_gain.reshape(frame_gain.shape[0], 1, -1, 1)
+            frames = frames * broadcast_like(frame_gain.reshape(frame_gain.shape[0], 1, -1, 1), frames)
         return overlap_add(frames, self.hop)

@@ -29,17 +29,31 @@ def frame_ratio(frame_length, hop):
     return frame_length // hop
 
 
-def pad_to_frames(signal, frame_length, hop):
+def pad_to_frames(signal, frame_length, hop, exact_width=False):
     """Pad a batch of signals so whole frames cover it.
 
     signal: [B, T] -> [B, (ceil(T / hop) + 2 * (ratio - 1)) * hop]
+    exact_width: build the right pad at its run-time width (``zero_pad_around``) instead of padding a constant
+    width and cropping; faster, but that width is no ``A * floor((T + B) / D) + C`` of T, the form the
+    dynamic-length ONNX export (utils/onnx_dynamic.py) rewrites, so ONNX exports keep the crop.
     """
     ratio = frame_ratio(frame_length, hop)
     length = signal.shape[-1]
     margin = (ratio - 1) * hop
     padded_length = ((length + hop - 1) // hop) * hop + 2 * margin
-    # Constant pad widths then a dynamic crop: run-time pad widths have no gradient in graph mode.
+    if exact_width and margin > 0:  # margin 0 may leave nothing to pad on the right, which a concat cannot take
+        return zero_pad_around(signal, margin, padded_length)
+    # Constant pad widths then a dynamic crop (ops.pad with run-time widths has no gradient in graph mode).
     return zero_pad(signal, margin, hop - 1 + margin)[:, :padded_length]
+
+
+def zero_pad_around(signal, before, length):
+    """signal [B, T] -> [B, length]: `before` zeros, the signal, then zeros up to `length` (> before + T).
+
+    The right pad is built at its run-time width rather than padded at a constant width and cropped: dropping
+    that crop (a StridedSlice of DPRNN's [B * C, T] chunking input) made DPRNN's inference x0.955."""
+    zeros = ops.zeros((signal.shape[0], length - before - signal.shape[1]), signal.dtype)
+    return ops.concat((zero_pad(signal, before, 0), zeros), 1)
 
 
 def frame_signal(padded, frame_length, hop):

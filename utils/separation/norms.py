@@ -10,7 +10,7 @@ import mindspore as ms
 from mindspore import nn, ops, Parameter
 from mindspore.common.initializer import initializer
 
-from utils.modules import OnnxSwitchable
+from utils.modules import OnnxSwitchable, broadcast_like
 
 
 class _AffineNorm(nn.Cell):
@@ -54,10 +54,10 @@ class _LayerNormOverAxes(_AffineNorm, OnnxSwitchable):
     def construct(self, x):
         if self.fused and not self.training:
             return self.layer_norm(x, self.gamma, self.beta)[0]
-        centered = x - self._mean(x)
+        centered = x - broadcast_like(self._mean(x), x)
         # Sqrt and a product, not Rsqrt / Square: ops MindSpore's ONNX exporter has no mapping for.
         scale = self.gamma / ops.sqrt(self._mean(centered * centered) + self.eps)
-        return centered * scale + self.beta
+        return centered * broadcast_like(scale, centered) + broadcast_like(self.beta, centered)
 
 
 class GlobalLayerNorm(_LayerNormOverAxes):
