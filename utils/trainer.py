@@ -63,6 +63,33 @@ GRAPH_SHAPES = ("static", "dynamic")
 LOG = logging.getLogger("zoo.trainer")
 
 
+_square_sum = ops.MultitypeFuncGraph("square_sum")
+_scaled = ops.MultitypeFuncGraph("scaled")
+_hyper_map = ops.HyperMap()
+
+
+@_square_sum.register("Tensor")
+def _square_sum_of(grad):
+    """sum(grad ** 2) as a float32 [1, 1] dot product: MindSpore's CPU ReduceSum over a whole tensor is ~3.5x
+    slower than the MatMul ([1024, 1024]: 5.1 vs 1.4 ms)."""
+    flat = ops.cast(grad, ms.float32).reshape(1, -1)
+    return ops.matmul(flat, flat.T)
+
+
+@_scaled.register("Tensor", "Tensor")
+def _scaled_by(factor, grad):
+    return grad * ops.cast(factor, grad.dtype)
+
+
+def clip_by_global_norm(grads, clip_norm):
+    """grads scaled by clip_norm / max(global L2 norm, clip_norm): ``ops.clip_by_global_norm``'s rule, which
+    multiplies and then divides every gradient by tensors ([1]) and sums squares with ReduceSum; here one
+    product per gradient by the scalar factor and the squares summed as dot products."""
+    global_norm = ops.sqrt(ops.addn(_hyper_map(_square_sum, grads))).reshape(())
+    factor = clip_norm / ops.maximum(global_norm, clip_norm)
+    return _hyper_map(ops.partial(_scaled, factor), grads)
+
+
 class TrainStep(nn.TrainOneStepCell):
     """forward + backward + (all-reduce) + global-norm clipping + optimizer update, compiled once.
 
@@ -79,7 +106,7 @@ class TrainStep(nn.TrainOneStepCell):
         grads = self.grad(self.network, self.weights)(*inputs, sens)
         grads = self.grad_reducer(grads)
         if self.clip_norm > 0:
-            grads = ops.clip_by_global_norm(grads, self.clip_norm)
+            grads = clip_by_global_norm(grads, self.clip_norm)
         return ops.depend(loss, self.optimizer(grads))
 
 
@@ -115,7 +142,7 @@ class LossScaledTrainStep(nn.TrainOneStepWithLossScaleCell):
         finite = ops.stack([ops.isfinite(g).all() for g in grads]).all()
         overflow = self.process_loss_scale(ops.logical_not(finite))
         if self.clip_norm > 0:
-            grads = ops.clip_by_global_norm(grads, self.clip_norm)
+            grads = clip_by_global_norm(grads, self.clip_norm)
         if not overflow:
             loss = ops.depend(loss, self.optimizer(grads))
         return loss, overflow, scale

@@ -9,7 +9,7 @@ import mindspore as ms
 from utils.checkpoint import load_network, read_checkpoint
 from utils.context import init_context
 from utils.data import BatchLoader
-from utils.trainer import Trainer
+from utils.trainer import Trainer, clip_by_global_norm
 from tests.utils.toy import ToyDataset, ToyLoss, ToyNet, toy_collate, toy_specs
 
 
@@ -172,3 +172,19 @@ def test_static_graph_shapes_switch_to_dynamic_and_train_like_dynamic(tmp_path):
         np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
     with pytest.raises(ValueError, match="graph_shapes"):
         make_trainer(tmp_path / "x", epochs=1, graph_shapes="sometimes")
+
+
+@pytest.mark.parametrize("clip_norm", [0.5, 1e3])
+def test_global_norm_clipping_follows_the_rule(clip_norm):
+    """Gradients scaled by clip / max(global L2 norm, clip): the global norm lands on clip_norm when above it,
+    and the gradients stay as they are below it (float32 rounding of the dot-product sums only)."""
+    init_context("CPU", seed=0)
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=shape).astype(np.float32) for shape in [(300, 70), (70,), (3, 5, 7), ()]]
+    clipped = ms.jit(clip_by_global_norm)(tuple(ms.Tensor(g) for g in grads), clip_norm)
+    norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
+    factor = clip_norm / max(norm, clip_norm)
+    for grad, result in zip(grads, clipped):
+        np.testing.assert_allclose(result.asnumpy(), grad * factor, rtol=2e-6, atol=1e-7)
+    if clip_norm < norm:
+        assert abs(np.sqrt(sum(float(np.sum(r.asnumpy().astype(np.float64) ** 2)) for r in clipped)) - clip_norm) < 1e-5
