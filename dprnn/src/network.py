@@ -28,7 +28,8 @@ class DualPathBlock(nn.Cell):
         self.intra_rnn = FusedLSTM(channels, hidden_size, batch_first=True, bidirectional=True)
         self.intra_linear = nn.Dense(2 * hidden_size, channels)
         self.intra_norm = get_norm(norm, channels)
-        self.inter_rnn = FusedLSTM(channels, hidden_size, batch_first=True, bidirectional=bidirectional)
+        # time-major: the inter-chunk sequences are [n_chunks, B * K, C] with one transpose of the chunks
+        self.inter_rnn = FusedLSTM(channels, hidden_size, bidirectional=bidirectional)
         self.inter_linear = nn.Dense(hidden_size * (2 if bidirectional else 1), channels)
         self.inter_norm = get_norm(norm, channels)
         self.dropout = nn.Dropout(p=dropout) if dropout > 0 else nn.Identity()
@@ -38,9 +39,9 @@ class DualPathBlock(nn.Cell):
         intra = self.intra_rnn(chunks.reshape(-1, size, channels))[0]
         intra = self.dropout(self.intra_linear(intra)).reshape(batch, -1, channels)
         chunks = chunks + self.intra_norm(intra).reshape(batch, n_chunks, size, channels)
-        across = chunks.transpose(0, 2, 1, 3).reshape(-1, n_chunks, channels)
+        across = chunks.transpose(1, 0, 2, 3).reshape(n_chunks, -1, channels)          # [n_chunks, B * K, C]
         inter = self.dropout(self.inter_linear(self.inter_rnn(across)[0]))
-        inter = inter.reshape(batch, size, n_chunks, channels).transpose(0, 2, 1, 3).reshape(batch, -1, channels)
+        inter = inter.reshape(n_chunks, batch, size, channels).transpose(1, 0, 2, 3).reshape(batch, -1, channels)
         return chunks + self.inter_norm(inter).reshape(batch, n_chunks, size, channels)
 
 
