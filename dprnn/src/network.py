@@ -25,10 +25,9 @@ class DualPathBlock(nn.Cell):
 
     def __init__(self, channels, hidden_size, norm, bidirectional, dropout):
         super().__init__()
-        self.intra_rnn = FusedLSTM(channels, hidden_size, batch_first=True, bidirectional=True)
+        self.intra_rnn = FusedLSTM(channels, hidden_size, bidirectional=True)
         self.intra_linear = nn.Dense(2 * hidden_size, channels)
         self.intra_norm = get_norm(norm, channels)
-        # time-major: the inter-chunk sequences are [n_chunks, B * K, C] with one transpose of the chunks
         self.inter_rnn = FusedLSTM(channels, hidden_size, bidirectional=bidirectional)
         self.inter_linear = nn.Dense(hidden_size * (2 if bidirectional else 1), channels)
         self.inter_norm = get_norm(norm, channels)
@@ -36,8 +35,10 @@ class DualPathBlock(nn.Cell):
 
     def construct(self, chunks):
         batch, n_chunks, size, channels = chunks.shape
-        intra = self.intra_rnn(chunks.reshape(-1, size, channels))[0]
-        intra = self.dropout(self.intra_linear(intra)).reshape(batch, -1, channels)
+        # Both LSTMs run time-major, their input one transpose of the chunks away (a batch-first LSTM adds two)
+        along = chunks.transpose(2, 0, 1, 3).reshape(size, -1, channels)                 # [K, B * n_chunks, C]
+        intra = self.dropout(self.intra_linear(self.intra_rnn(along)[0]))
+        intra = intra.reshape(size, batch, n_chunks, channels).transpose(1, 2, 0, 3).reshape(batch, -1, channels)
         chunks = chunks + self.intra_norm(intra).reshape(batch, n_chunks, size, channels)
         across = chunks.transpose(1, 0, 2, 3).reshape(n_chunks, -1, channels)          # [n_chunks, B * K, C]
         inter = self.dropout(self.inter_linear(self.inter_rnn(across)[0]))
