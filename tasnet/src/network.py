@@ -31,19 +31,20 @@ class TasNetMasker(nn.Cell):
         remaining = n_layers - sizes[0]
         sizes += [2] * (remaining // 2) + [1] * (remaining % 2)
         self.lstms = nn.CellList([
-            FusedLSTM(n_filters if i == 0 else lstm_out, hidden_size, num_layers=layers, batch_first=True,
-                    bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
+            FusedLSTM(n_filters if i == 0 else lstm_out, hidden_size, num_layers=layers,
+                      bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
             for i, layers in enumerate(sizes)])
         self.to_masks = nn.Dense(lstm_out, n_src * n_filters)
         self.activation = get_mask_activation(mask_act)
 
     def construct(self, features):
-        hidden = self.lstms[0](self.norm(features))[0]
+        # The LSTMs run time-major ([F, B, N]): one transpose in, one out, however many LSTM blocks
+        hidden = self.lstms[0](self.norm(features).transpose(1, 0, 2))[0]
         for lstm in self.lstms[1:]:
             hidden = hidden + lstm(hidden)[0]
-        masks = self.to_masks(hidden)                                  # [B, F, S*N]
+        masks = self.to_masks(hidden)                                  # [F, B, S*N]
         masks = masks.reshape(masks.shape[0], masks.shape[1], self.n_src, self.n_filters)
-        return self.activation(masks.transpose(0, 2, 1, 3))
+        return self.activation(masks.transpose(1, 2, 0, 3))
 
 
 class TasNet(EncoderMaskerDecoder):
