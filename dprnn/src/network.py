@@ -5,7 +5,7 @@ from mindspore import nn, ops
 from utils.modules import OnnxSwitchable
 from utils.separation.base import EncoderMaskerDecoder, non_default
 from utils.separation.filterbanks import ConvEncoder, OverlapAddDecoder
-from utils.separation.framing import crop_frames, frame_signal, overlap_add, pad_to_frames, zero_pad, zero_pad_around
+from utils.separation.framing import crop_frames, frame_signal, overlap_add, pad_to_frames, zero_pad_around
 from utils.separation.masks import get_mask_activation
 from utils.separation.norms import CAUSAL_NORMS, get_norm
 from utils.separation.rnn import FusedLSTM
@@ -85,10 +85,7 @@ class DPRNNMasker(nn.Cell, OnnxSwitchable):
         by_channel = hidden.transpose(0, 2, 1).reshape(-1, n_frames)             # [B*C, F]
         if self.full_margin:
             padded_length = (n_frames // self.chunk_hop) * self.chunk_hop + 2 * self.chunk_size
-            if self.exact_padding:
-                padded = zero_pad_around(by_channel, self.chunk_size, padded_length)
-            else:
-                padded = zero_pad(by_channel, self.chunk_size, self.chunk_size)[:, :padded_length]
+            padded = zero_pad_around(by_channel, self.chunk_size, padded_length, self.chunk_size, self.exact_padding)
         else:
             padded = pad_to_frames(by_channel, self.chunk_size, self.chunk_hop, exact_width=self.exact_padding)
         chunks = frame_signal(padded, self.chunk_size, self.chunk_hop)          # [B*C, n_chunks, K]

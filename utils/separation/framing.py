@@ -41,17 +41,19 @@ def pad_to_frames(signal, frame_length, hop, exact_width=False):
     length = signal.shape[-1]
     margin = (ratio - 1) * hop
     padded_length = ((length + hop - 1) // hop) * hop + 2 * margin
-    if exact_width and margin > 0:  # margin 0 may leave nothing to pad on the right, which a concat cannot take
-        return zero_pad_around(signal, margin, padded_length)
-    # Constant pad widths then a dynamic crop (ops.pad with run-time widths has no gradient in graph mode).
-    return zero_pad(signal, margin, hop - 1 + margin)[:, :padded_length]
+    # margin 0 may leave nothing to pad on the right, which a concat cannot take
+    return zero_pad_around(signal, margin, padded_length, hop - 1 + margin, exact_width and margin > 0)
 
 
-def zero_pad_around(signal, before, length):
-    """signal [B, T] -> [B, length]: `before` zeros, the signal, then zeros up to `length` (> before + T).
+def zero_pad_around(signal, before, length, max_after, exact_width):
+    """signal [B, T] -> [B, length]: `before` zeros, the signal, then zeros up to `length`
+    (0 <= length - before - T <= max_after).
 
-    The right pad is built at its run-time width rather than padded at a constant width and cropped: dropping
-    that crop (a StridedSlice of DPRNN's [B * C, T] chunking input) made DPRNN's inference x0.955."""
+    exact_width (needs length > before + T): the right pad is built at its run-time width; dropping the crop of
+    the other way (a StridedSlice of DPRNN's [B * C, T] chunking input) made DPRNN's inference x0.955. Else a
+    constant `max_after` pad then a crop (ops.pad with run-time widths has no gradient in graph mode)."""
+    if not exact_width:
+        return zero_pad(signal, before, max_after)[:, :length]
     zeros = ops.zeros((signal.shape[0], length - before - signal.shape[1]), signal.dtype)
     return ops.concat((zero_pad(signal, before, 0), zeros), 1)
 
